@@ -1,0 +1,80 @@
+# SecondLook: `make run` (the bot on embedded defaults) and `make test` (every test) set up everything.
+# Each artefact is rebuilt only when its inputs change, keyed by a content hash:
+#   .venv/.installed-<hash of requirements.lock>
+#   build/spacy/en_secondlook-<hash of the pipeline script and entity patterns>
+#   models/secondlook-<hash of config, domain, training data and the spaCy pipeline>.tar.gz
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+PYTHON_310 := $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 /usr/bin/python3.10; do \
+	$$p -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+hash = $(shell cat $(1) 2>/dev/null | sha256sum | cut -c1-12)
+
+LOCK_HASH := $(call hash,requirements.lock)
+VENV_STAMP := $(VENV)/.installed-$(LOCK_HASH)
+
+SPACY_INPUTS := scripts/build_spacy_pipeline.py $(sort $(wildcard content/entities/*.yml))
+SPACY_HASH := $(call hash,$(SPACY_INPUTS))
+SPACY_DIR := build/spacy/en_secondlook
+SPACY_STAMP := build/spacy/.built-$(SPACY_HASH)
+
+TRAINING_INPUTS := config.yml domain.yml $(sort $(shell find data -name '*.yml')) $(SPACY_INPUTS) requirements.lock
+MODEL_HASH := $(call hash,$(TRAINING_INPUTS))
+MODEL := models/secondlook-$(MODEL_HASH).tar.gz
+
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONHASHSEED ?= 0
+
+.PHONY: run test train install bench lock lint validate pytest conversation-tests nlu-gate clean
+
+install: $(VENV_STAMP) $(SPACY_STAMP)
+
+$(VENV_STAMP): requirements.lock
+	@test -n "$(PYTHON_310)" || { echo "Python 3.10 is needed (Rasa 3.6 supports 3.8-3.10)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON_310) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
+	$(BIN)/python -m pip check
+	rm -f $(VENV)/.installed-* && touch $@
+
+$(SPACY_STAMP): $(VENV_STAMP) $(SPACY_INPUTS)
+	rm -rf build/spacy && mkdir -p build/spacy
+	$(BIN)/python scripts/build_spacy_pipeline.py $(SPACY_DIR)
+	touch $@
+
+train: $(MODEL)
+
+$(MODEL): $(VENV_STAMP) $(SPACY_STAMP) $(TRAINING_INPUTS)
+	$(BIN)/rasa data validate --fail-on-warnings
+	$(BIN)/rasa train --fixed-model-name secondlook-$(MODEL_HASH) --out models
+	find models -name 'secondlook-*.tar.gz' ! -name 'secondlook-$(MODEL_HASH).tar.gz' -delete
+
+run: $(MODEL)
+	MODEL=$(MODEL) scripts/run.sh
+
+validate: install
+	$(BIN)/rasa data validate --fail-on-warnings
+
+lint: install
+	$(BIN)/ruff check .
+
+pytest: $(MODEL)
+	SECONDLOOK_MODEL=$(MODEL) $(BIN)/pytest
+
+conversation-tests: $(MODEL)
+	$(BIN)/rasa test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors --out results/core
+
+nlu-gate: $(MODEL)
+	$(BIN)/python scripts/nlu_gate.py --model $(MODEL)
+
+test: validate lint $(MODEL) pytest conversation-tests nlu-gate
+
+bench: $(MODEL)
+	SECONDLOOK_MODEL=$(MODEL) $(BIN)/python scripts/bench.py
+
+lock: $(VENV_STAMP)
+	$(BIN)/python scripts/lock.py
+
+clean:
+	rm -rf build models results var

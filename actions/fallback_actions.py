@@ -1,0 +1,46 @@
+"""Clarifying question when the NLU is unsure: the likeliest meanings as buttons, plus a way out."""
+
+from functools import cache
+from typing import Any
+
+import yaml
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.paths import CONTENT_DIR
+from actions.replies import button
+
+MAX_OPTIONS = 3
+MIN_CONFIDENCE = 0.05
+
+
+@cache
+def intent_labels() -> dict[str, str]:
+    return yaml.safe_load((CONTENT_DIR / "intent_labels.yml").read_text(encoding="utf-8"))
+
+
+def likely_intents(ranking: list[dict]) -> list[str]:
+    """The best-ranked intents that have a readable label, most confident first."""
+    labels = intent_labels()
+    ordered = sorted(ranking, key=lambda item: item.get("confidence", 0), reverse=True)
+    names = [
+        item["name"] for item in ordered if item.get("name") in labels and item.get("confidence", 0) >= MIN_CONFIDENCE
+    ]
+    return names[:MAX_OPTIONS]
+
+
+class ActionClarifyIntent(Action):
+    def name(self) -> str:
+        return "action_clarify_intent"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        options = likely_intents(tracker.latest_message.get("intent_ranking") or [])
+        buttons = [button(intent_labels()[name], name) for name in options]
+        buttons.append(button("Something else", "help"))
+        text = (
+            "Sorry, I'm not sure I understood. Did you mean one of these?"
+            if options
+            else "Sorry, I didn't understand that. Could you put it another way, or pick an option?"
+        )
+        dispatcher.utter_message(text=text, buttons=buttons)
+        return []

@@ -1,0 +1,159 @@
+"""Actions that move the user through the journey: advice for a step, the next step, reporting a step
+done, and the progress checklist. Progress lives in the progress store; the slots mirror it."""
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.journey import Journey, Step, load_journey
+from actions.replies import button, checklist_text, step_buttons
+from actions.store_access import with_store
+
+DomainDict = dict[str, Any]
+
+
+def _sender(tracker: Tracker) -> str:
+    return tracker.sender_id
+
+
+def _latest_intent(tracker: Tracker) -> str | None:
+    return (tracker.latest_message.get("intent") or {}).get("name")
+
+
+def _known_completed(journey: Journey, tracker: Tracker, dispatcher: CollectingDispatcher | None) -> list[str]:
+    """Completed steps from the store, or from the slot if the store cannot be reached."""
+    from_slot = tracker.get_slot("completed_steps") or []
+    stored = with_store(dispatcher, lambda store: store.completed_steps(_sender(tracker)), from_slot)
+    return journey.in_order(stored)
+
+
+def _enter_step(tracker: Tracker, step: Step) -> list[SlotSet]:
+    with_store(None, lambda store: store.set_current_step(_sender(tracker), step.id), None)
+    return [SlotSet("current_step", step.id)]
+
+
+class ActionGiveStepAdvice(Action):
+    """Advice for the step that matches what the user just asked, focused on their situation."""
+
+    def name(self) -> str:
+        return "action_give_step_advice"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
+        journey = load_journey()
+        intent = _latest_intent(tracker)
+        current = tracker.get_slot("current_step")
+        step = journey.step_for_intent(intent) or (
+            journey.step(current) if journey.has_step(current) else journey.steps[0]
+        )
+        pieces = step.topics.get(intent) or step.advice
+
+        if step.id != current:
+            dispatcher.utter_message(text=f"{step.heading}\n{step.summary}")
+        for piece in pieces[:-1]:
+            dispatcher.utter_message(text=piece.as_message())
+        dispatcher.utter_message(text=pieces[-1].as_message(), buttons=step_buttons(step))
+        return _enter_step(tracker, step)
+
+
+class ActionNextStep(Action):
+    """Moves to the first step not yet done after the current one and gives its advice."""
+
+    def name(self) -> str:
+        return "action_next_step"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
+        journey = load_journey()
+        completed = _known_completed(journey, tracker, dispatcher)
+        step = journey.next_step(tracker.get_slot("current_step"), completed)
+        if step is None:
+            dispatcher.utter_message(
+                text="You've worked through all five steps. That took real courage. "
+                "If something new comes up with your doctor, just tell me and we'll look at it together.",
+                buttons=[button("Show my progress", "ask_progress")],
+            )
+            return [SlotSet("completed_steps", completed)]
+
+        dispatcher.utter_message(text=f"{step.heading}\n{step.summary}")
+        for piece in step.advice[:-1]:
+            dispatcher.utter_message(text=piece.as_message())
+        dispatcher.utter_message(text=step.advice[-1].as_message(), buttons=step_buttons(step))
+        return [SlotSet("completed_steps", completed), *_enter_step(tracker, step)]
+
+
+def _reported_step(journey: Journey, tracker: Tracker) -> str | None:
+    values = [
+        entity.get("value")
+        for entity in tracker.latest_message.get("entities", [])
+        if entity.get("entity") == "journey_step"
+    ]
+    return next((value for value in values if journey.has_step(value)), None)
+
+
+class ActionReportProgress(Action):
+    """Marks a step done. When the message does not say which step, asks, offering the likely one first."""
+
+    def name(self) -> str:
+        return "action_report_progress"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
+        journey = load_journey()
+        completed = _known_completed(journey, tracker, dispatcher)
+        step_id = _reported_step(journey, tracker)
+        if step_id is None:
+            self._ask_which_step(dispatcher, journey, completed, tracker.get_slot("current_step"))
+            return [SlotSet("completed_steps", completed)]
+
+        step = journey.step(step_id)
+        newly_done = with_store(dispatcher, lambda store: store.mark_done(_sender(tracker), step_id), True)
+        completed = journey.in_order([*completed, step_id])
+        tally = f"That's {len(completed)} of {len(journey.steps)} done."
+        if newly_done:
+            text = f"Well done! I've ticked off step {step.number}, “{step.title}”. {tally}"
+        else:
+            text = f"Step {step.number}, “{step.title}”, was already ticked off. {tally}"
+        buttons = [button("What's next?", "next_step"), button("Show my progress", "ask_progress")]
+        if len(completed) == len(journey.steps):
+            text += " You've completed the whole journey."
+            buttons = [button("Show my progress", "ask_progress")]
+        dispatcher.utter_message(text=text, buttons=buttons)
+        return [SlotSet("completed_steps", completed)]
+
+    @staticmethod
+    def _ask_which_step(
+        dispatcher: CollectingDispatcher, journey: Journey, completed: list[str], current: str | None
+    ) -> None:
+        open_steps = [step for step in journey.steps if step.id not in completed]
+        if not open_steps:
+            dispatcher.utter_message(text="All five steps are already ticked off. Nothing left to mark!")
+            return
+        likely = journey.step(current) if journey.has_step(current) and current not in completed else None
+        buttons = []
+        if likely:
+            text = f"Great! Just to check: do you mean step {likely.number}, “{likely.title}”?"
+            buttons.append(button(f"Yes, step {likely.number}", "report_progress", journey_step=likely.id))
+        else:
+            text = "Great! Which step have you done?"
+        buttons += [
+            button(f"Step {step.number}: {step.title}", "report_progress", journey_step=step.id)
+            for step in open_steps
+            if step is not likely
+        ]
+        dispatcher.utter_message(text=text, buttons=buttons)
+
+
+class ActionShowProgress(Action):
+    """The checklist: done, current and next steps."""
+
+    def name(self) -> str:
+        return "action_show_progress"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
+        journey = load_journey()
+        completed = _known_completed(journey, tracker, dispatcher)
+        current = tracker.get_slot("current_step")
+        upcoming = journey.next_step(current, completed)
+        buttons = [button("What's next?", "next_step")] if upcoming else []
+        dispatcher.utter_message(text=checklist_text(journey, completed, current), buttons=buttons)
+        return [SlotSet("completed_steps", completed)]

@@ -1,0 +1,34 @@
+"""Building blocks of replies shared by several actions: buttons and the progress checklist text."""
+
+import json
+
+from actions.journey import Journey, Status, Step
+
+STATUS_MARKS = {Status.DONE: "✅", Status.CURRENT: "👉", Status.NEXT: "➡️", Status.TODO: "⬜"}
+STATUS_NOTES = {Status.DONE: "", Status.CURRENT: " (you are here)", Status.NEXT: " (next)", Status.TODO: ""}
+
+
+def intent_payload(intent: str, **entities: str) -> str:
+    return f"/{intent}{json.dumps(entities, separators=(',', ':'))}" if entities else f"/{intent}"
+
+
+def button(title: str, intent: str, **entities: str) -> dict:
+    return {"title": title, "payload": intent_payload(intent, **entities)}
+
+
+def step_buttons(step: Step) -> list[dict]:
+    return [
+        button("I've done this step", "report_progress", journey_step=step.id),
+        button("What's next?", "next_step"),
+        button("Where am I?", "ask_progress"),
+    ]
+
+
+def checklist_text(journey: Journey, completed: list[str], current: str | None) -> str:
+    rows = journey.checklist(completed, current)
+    lines = ["Your second-opinion journey:"]
+    for step, status in rows:
+        lines.append(f"{STATUS_MARKS[status]} {step.number}. {step.title}{STATUS_NOTES[status]}")
+    done = sum(1 for _, status in rows if status is Status.DONE)
+    lines.append(f"{done} of {len(rows)} steps done.")
+    return "\n".join(lines)

@@ -1,0 +1,66 @@
+"""Shared fixtures: real Rasa SDK objects (Tracker, CollectingDispatcher, the project's domain) and a
+progress store on a throw-away SQLite file."""
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import progress_store
+from actions.progress_store import ProgressStore
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def domain() -> dict[str, Any]:
+    return yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text())
+
+
+@pytest.fixture
+def dispatcher() -> CollectingDispatcher:
+    return CollectingDispatcher()
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch) -> ProgressStore:
+    """The store the actions use, on a fresh SQLite file."""
+    fresh = ProgressStore(f"sqlite:///{tmp_path / 'progress.db'}")
+    monkeypatch.setattr(progress_store, "_store", fresh)
+    return fresh
+
+
+def make_tracker(
+    intent: str | None = None,
+    *,
+    sender_id: str = "user-1",
+    text: str = "",
+    slots: dict[str, Any] | None = None,
+    entities: list[dict] | None = None,
+    intent_ranking: list[dict] | None = None,
+    events: list[dict] | None = None,
+) -> Tracker:
+    """A tracker whose latest user message has `intent` (and optional entities and ranking)."""
+    latest = {
+        "text": text,
+        "intent": {"name": intent, "confidence": 0.9} if intent else {},
+        "entities": entities or [],
+        "intent_ranking": intent_ranking or [],
+    }
+    if events is None:
+        events = [{"event": "user", "timestamp": time.time(), "text": text, "parse_data": latest}]
+    all_slots = {"current_step": None, "completed_steps": None, "rehearsal_active": False, "line_assessment": None}
+    all_slots.update(slots or {})
+    return Tracker(sender_id, all_slots, latest, events, False, None, {}, "action_listen")
+
+
+def texts(dispatcher: CollectingDispatcher) -> list[str]:
+    return [message.get("text") or "" for message in dispatcher.messages]
+
+
+def payloads(dispatcher: CollectingDispatcher) -> list[str]:
+    return [button["payload"] for message in dispatcher.messages for button in message.get("buttons") or []]

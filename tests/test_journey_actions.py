@@ -1,0 +1,159 @@
+"""Journey actions with real Rasa SDK objects: the events they return, the messages they send, and
+what they leave in the progress store."""
+
+import pytest
+from rasa_sdk.events import SlotSet
+from sqlalchemy.exc import OperationalError
+
+from actions import progress_store
+from actions.journey import load_journey
+from actions.journey_actions import ActionGiveStepAdvice, ActionNextStep, ActionReportProgress, ActionShowProgress
+from tests.conftest import make_tracker, payloads, texts
+
+STEP_ENTITY = "journey_step"
+
+
+def slot_values(events) -> dict:
+    return {event["name"]: event["value"] for event in events if event["event"] == "slot"}
+
+
+@pytest.mark.parametrize(
+    "intent,step_id",
+    [
+        ("doubt_diagnosis", "ask_doctor"),
+        ("ask_second_opinion_worth", "ask_doctor"),
+        ("ask_how_to_raise", "ask_doctor"),
+        ("fear_offending_doctor", "be_honest"),
+        ("ask_find_specialist", "outside_network"),
+        ("ask_same_network", "outside_network"),
+        ("ask_records", "outside_network"),
+        ("ask_insurance_referral", "move_on"),
+        ("doctor_defensive", "move_on"),
+        ("doctor_refuses", "move_on"),
+        ("opinions_differ", "after_opinion"),
+        ("opinions_agree", "after_opinion"),
+        ("relationship_changed", "after_opinion"),
+    ],
+)
+async def test_advice_matches_the_question_and_sets_the_current_step(intent, step_id, dispatcher, domain, store):
+    events = await ActionGiveStepAdvice().run(dispatcher, make_tracker(intent), domain)
+    step = load_journey().step(step_id)
+
+    assert events == [SlotSet("current_step", step_id)]
+    sent = texts(dispatcher)
+    assert sent[0].startswith(step.heading)
+    for piece in step.topics[intent]:
+        assert any(piece.say in message for message in sent)
+    assert f'/report_progress{{"{STEP_ENTITY}":"{step_id}"}}' in payloads(dispatcher)
+    assert store.current_step("user-1") == step_id
+
+
+async def test_advice_within_the_same_step_skips_the_heading(dispatcher, domain, store):
+    tracker = make_tracker("ask_records", slots={"current_step": "outside_network"})
+    await ActionGiveStepAdvice().run(dispatcher, tracker, domain)
+    assert not any(message.startswith("Step 3 of 5") for message in texts(dispatcher))
+
+
+async def test_next_step_walks_through_all_five_steps(dispatcher, domain, store):
+    current, visited = None, []
+    for _ in range(5):
+        dispatcher.messages.clear()
+        events = await ActionNextStep().run(
+            dispatcher, make_tracker("next_step", slots={"current_step": current}), domain
+        )
+        current = slot_values(events)["current_step"]
+        visited.append(current)
+        assert texts(dispatcher)[0].startswith(load_journey().step(current).heading)
+    assert visited == ["ask_doctor", "be_honest", "outside_network", "move_on", "after_opinion"]
+
+
+async def test_next_step_skips_steps_already_done(dispatcher, domain, store):
+    store.mark_done("user-1", "be_honest")
+    store.mark_done("user-1", "outside_network")
+    events = await ActionNextStep().run(
+        dispatcher, make_tracker("next_step", slots={"current_step": "ask_doctor"}), domain
+    )
+    assert slot_values(events) == {"completed_steps": ["be_honest", "outside_network"], "current_step": "move_on"}
+
+
+async def test_next_step_when_everything_is_done(dispatcher, domain, store):
+    for step in load_journey().steps:
+        store.mark_done("user-1", step.id)
+    events = await ActionNextStep().run(dispatcher, make_tracker("next_step"), domain)
+    assert "current_step" not in slot_values(events)
+    assert "all five steps" in texts(dispatcher)[0]
+
+
+async def test_reporting_a_named_step_marks_it_done(dispatcher, domain, store):
+    tracker = make_tracker("report_progress", entities=[{"entity": STEP_ENTITY, "value": "be_honest"}])
+    events = await ActionReportProgress().run(dispatcher, tracker, domain)
+    assert events == [SlotSet("completed_steps", ["be_honest"])]
+    assert store.completed_steps("user-1") == ["be_honest"]
+    assert "ticked off step 2" in texts(dispatcher)[0]
+
+
+async def test_reporting_a_step_twice_says_so(dispatcher, domain, store):
+    store.mark_done("user-1", "ask_doctor")
+    tracker = make_tracker("report_progress", entities=[{"entity": STEP_ENTITY, "value": "ask_doctor"}])
+    await ActionReportProgress().run(dispatcher, tracker, domain)
+    assert "already ticked off" in texts(dispatcher)[0]
+    assert store.completed_steps("user-1") == ["ask_doctor"]
+
+
+async def test_an_ambiguous_report_asks_for_confirmation_first(dispatcher, domain, store):
+    tracker = make_tracker("report_progress", text="done!", slots={"current_step": "outside_network"})
+    events = await ActionReportProgress().run(dispatcher, tracker, domain)
+    assert store.completed_steps("user-1") == []
+    assert events == [SlotSet("completed_steps", [])]
+    assert "do you mean step 3" in texts(dispatcher)[0]
+    options = payloads(dispatcher)
+    assert options[0] == '/report_progress{"journey_step":"outside_network"}'
+    assert len(options) == 5
+
+
+async def test_a_report_with_no_current_step_lists_the_open_steps(dispatcher, domain, store):
+    store.mark_done("user-1", "ask_doctor")
+    await ActionReportProgress().run(dispatcher, make_tracker("report_progress", text="did it"), domain)
+    assert "Which step" in texts(dispatcher)[0]
+    assert payloads(dispatcher) == [
+        f'/report_progress{{"journey_step":"{step}"}}'
+        for step in ["be_honest", "outside_network", "move_on", "after_opinion"]
+    ]
+
+
+async def test_an_unknown_step_value_is_not_recorded(dispatcher, domain, store):
+    tracker = make_tracker("report_progress", entities=[{"entity": STEP_ENTITY, "value": "drop table"}])
+    await ActionReportProgress().run(dispatcher, tracker, domain)
+    assert store.completed_steps("user-1") == []
+
+
+async def test_progress_checklist_shows_done_current_and_next(dispatcher, domain, store):
+    store.mark_done("user-1", "ask_doctor")
+    tracker = make_tracker("ask_progress", slots={"current_step": "be_honest"})
+    events = await ActionShowProgress().run(dispatcher, tracker, domain)
+    checklist = texts(dispatcher)[0]
+    assert "✅ 1. Ask your doctor first" in checklist
+    assert "👉 2. Be honest about why (you are here)" in checklist
+    assert "(next)" in checklist.splitlines()[3]
+    assert "1 of 5 steps done." in checklist
+    assert events == [SlotSet("completed_steps", ["ask_doctor"])]
+
+
+async def test_progress_of_one_user_is_invisible_to_another(dispatcher, domain, store):
+    store.mark_done("someone-else", "ask_doctor")
+    await ActionShowProgress().run(dispatcher, make_tracker("ask_progress"), domain)
+    assert "0 of 5 steps done." in texts(dispatcher)[0]
+
+
+async def test_a_dead_database_gets_an_honest_reply_and_the_slot_is_kept(dispatcher, domain, monkeypatch, tmp_path):
+    dead = progress_store.ProgressStore(f"sqlite:///{tmp_path / 'p.db'}")
+
+    def unreachable(*args, **kwargs):
+        raise OperationalError("SELECT", {}, Exception("database is down"))
+
+    monkeypatch.setattr(dead, "completed_steps", unreachable)
+    monkeypatch.setattr(progress_store, "_store", dead)
+    tracker = make_tracker("ask_progress", slots={"completed_steps": ["ask_doctor"]})
+    events = await ActionShowProgress().run(dispatcher, tracker, domain)
+    assert "couldn't reach your saved progress" in texts(dispatcher)[0]
+    assert events == [SlotSet("completed_steps", ["ask_doctor"])]

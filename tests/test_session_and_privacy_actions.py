@@ -1,0 +1,78 @@
+"""Session start (disclaimer, progress restored), the clarifying fallback, and the user's data controls."""
+
+import json
+
+from rasa_sdk.events import ActionExecuted, AllSlotsReset, SessionStarted, SlotSet
+
+from actions.fallback_actions import ActionClarifyIntent
+from actions.privacy_actions import ActionForgetMe, ActionShowMyData
+from actions.session_actions import ActionSessionStart
+from tests.conftest import make_tracker, payloads, texts
+
+
+async def test_session_start_restores_progress_and_shows_the_disclaimer(dispatcher, domain, store):
+    store.mark_done("user-1", "be_honest")
+    store.mark_done("user-1", "ask_doctor")
+    store.set_current_step("user-1", "outside_network")
+    events = await ActionSessionStart().run(dispatcher, make_tracker(events=[]), domain)
+    assert events == [
+        SessionStarted(),
+        SlotSet("completed_steps", ["ask_doctor", "be_honest"]),
+        SlotSet("current_step", "outside_network"),
+        ActionExecuted("action_listen"),
+    ]
+    assert dispatcher.messages[0]["response"] == "utter_disclaimer"
+    disclaimer = domain["responses"]["utter_disclaimer"][0]["text"]
+    assert "not a doctor" in disclaimer and "911" in disclaimer
+
+
+async def test_session_start_for_a_new_user_restores_nothing(dispatcher, domain, store):
+    events = await ActionSessionStart().run(dispatcher, make_tracker(events=[], sender_id="new"), domain)
+    assert events == [SessionStarted(), SlotSet("completed_steps", []), ActionExecuted("action_listen")]
+
+
+async def test_clarify_offers_the_likeliest_readable_intents(dispatcher, domain):
+    ranking = [
+        {"name": "nlu_fallback", "confidence": 0.6},
+        {"name": "doctor_defensive", "confidence": 0.3},
+        {"name": "doctor_refuses", "confidence": 0.25},
+        {"name": "greet", "confidence": 0.2},
+        {"name": "ask_records", "confidence": 0.1},
+        {"name": "ask_progress", "confidence": 0.01},
+    ]
+    await ActionClarifyIntent().run(dispatcher, make_tracker("nlu_fallback", intent_ranking=ranking), domain)
+    assert payloads(dispatcher) == ["/doctor_defensive", "/doctor_refuses", "/ask_records", "/help"]
+    assert "Did you mean" in texts(dispatcher)[0]
+
+
+async def test_clarify_with_nothing_likely_still_offers_a_way_out(dispatcher, domain):
+    await ActionClarifyIntent().run(dispatcher, make_tracker("nlu_fallback"), domain)
+    assert payloads(dispatcher) == ["/help"]
+
+
+async def test_my_data_shows_progress_and_a_json_document(dispatcher, domain, store):
+    store.mark_done("user-1", "ask_doctor")
+    store.set_current_step("user-1", "be_honest")
+    events = [
+        {"event": "user", "timestamp": 100.0, "text": "hi"},
+        {"event": "bot", "timestamp": 101.0, "text": "hello"},
+    ]
+    await ActionShowMyData().run(dispatcher, make_tracker("request_my_data", events=events), domain)
+    summary = texts(dispatcher)[0]
+    assert "Ask your doctor first" in summary and "Be honest about why" in summary
+    assert "Conversation messages kept: 2" in summary
+    document = dispatcher.messages[1]["custom"]["data"]
+    assert document["progress"]["completed_steps"][0]["step"] == "ask_doctor"
+    assert document["conversation"] == {"messages_kept": 2, "since_timestamp": 100.0}
+    assert json.loads(texts(dispatcher)[2].split("\n", 1)[1]) == document
+    assert "user-1" not in json.dumps(document)
+
+
+async def test_forget_me_deletes_progress_and_resets_the_slots(dispatcher, domain, store):
+    store.mark_done("user-1", "ask_doctor")
+    store.mark_done("someone-else", "ask_doctor")
+    events = await ActionForgetMe().run(dispatcher, make_tracker("affirm"), domain)
+    assert events == [AllSlotsReset()]
+    assert store.completed_steps("user-1") == []
+    assert store.completed_steps("someone-else") == ["ask_doctor"]
+    assert "deleted" in texts(dispatcher)[0]
