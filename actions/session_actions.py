@@ -7,6 +7,7 @@ from rasa_sdk.events import ActionExecuted, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.journey import load_journey
+from actions.locale import current_locale
 from actions.store_access import with_store
 
 
@@ -27,6 +28,6 @@ class ActionSessionStart(Action):
         events.append(SlotSet("completed_steps", journey.in_order(completed)))
         if journey.has_step(current):
             events.append(SlotSet("current_step", current))
-        dispatcher.utter_message(response="utter_disclaimer")
+        dispatcher.utter_message(text=current_locale().disclaimer)
         events.append(ActionExecuted("action_listen"))
         return events

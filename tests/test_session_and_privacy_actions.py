@@ -21,9 +21,8 @@ async def test_session_start_restores_progress_and_shows_the_disclaimer(dispatch
         SlotSet("current_step", "outside_network"),
         ActionExecuted("action_listen"),
     ]
-    assert dispatcher.messages[0]["response"] == "utter_disclaimer"
-    disclaimer = domain["responses"]["utter_disclaimer"][0]["text"]
-    assert "not a doctor" in disclaimer and "911" in disclaimer
+    disclaimer = texts(dispatcher)[0]
+    assert "not a doctor" in disclaimer and "911" in disclaimer and "988" in disclaimer
 
 
 async def test_session_start_for_a_new_user_restores_nothing(dispatcher, domain, store):
@@ -76,3 +75,16 @@ async def test_forget_me_deletes_progress_and_resets_the_slots(dispatcher, domai
     assert store.completed_steps("user-1") == []
     assert store.completed_steps("someone-else") == ["ask_doctor"]
     assert "deleted" in texts(dispatcher)[0]
+
+
+async def test_the_disclaimer_names_the_configured_locale_numbers(dispatcher, domain, store, monkeypatch):
+    monkeypatch.setenv("SECONDLOOK_LOCALE", "en-GB")
+    await ActionSessionStart().run(dispatcher, make_tracker(events=[]), domain)
+    disclaimer = texts(dispatcher)[0]
+    assert "999" in disclaimer and "111" in disclaimer and "116 123" in disclaimer and "911" not in disclaimer
+
+
+async def test_an_unknown_locale_falls_back_to_the_default(dispatcher, domain, store, monkeypatch):
+    monkeypatch.setenv("SECONDLOOK_LOCALE", "xx-XX")
+    await ActionSessionStart().run(dispatcher, make_tracker(events=[]), domain)
+    assert "911" in texts(dispatcher)[0]

@@ -1,0 +1,127 @@
+"""Real Rasa and action server processes for end-to-end tests, on free loopback ports, with their own
+databases in a temporary folder."""
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import requests
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = PROJECT_ROOT / ".venv" / "bin"
+API_TOKEN = "e2e-test-token"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def trained_model() -> Path:
+    """The model `make` trained for the current inputs (it passes it in SECONDLOOK_MODEL)."""
+    named = os.environ.get("SECONDLOOK_MODEL")
+    if named:
+        return PROJECT_ROOT / named
+    models = sorted((PROJECT_ROOT / "models").glob("secondlook-*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    if not models:
+        raise RuntimeError("no trained model: run `make train` (make test does it for you)")
+    return models[-1]
+
+
+def wait_until(check, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{what} did not come up within {timeout:.0f} s")
+
+
+class BotProcesses:
+    """An action server and a Rasa server sharing a temporary tracker store and progress database."""
+
+    def __init__(self, workdir: Path, env: dict | None = None):
+        self.workdir = workdir
+        self.action_port = free_port()
+        self.rasa_port = free_port()
+        self.url = f"http://127.0.0.1:{self.rasa_port}"
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": f"sqlite:///{workdir / 'progress.db'}",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            **(env or {}),
+        }
+        self.endpoints = workdir / "endpoints.yml"
+        self.endpoints.write_text(
+            f'action_endpoint:\n  url: "http://127.0.0.1:{self.action_port}/webhook"\n'
+            f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {workdir / 'tracker.db'}\n"
+        )
+        self.action_server: subprocess.Popen | None = None
+        self.rasa_server: subprocess.Popen | None = None
+
+    def _spawn(self, args: list[str], log_name: str) -> subprocess.Popen:
+        with open(self.workdir / log_name, "ab") as log:  # the child keeps its own copy of the descriptor
+            return subprocess.Popen(
+                args, cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def start_action_server(self) -> None:
+        self.action_server = self._spawn(
+            [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(self.action_port)],
+            "actions.log",
+        )
+        health = f"http://127.0.0.1:{self.action_port}/health"
+        wait_until(lambda: requests.get(health, timeout=2).ok, 60, "the action server")
+
+    def start_rasa_server(self) -> None:
+        self.rasa_server = self._spawn(
+            [
+                str(VENV_BIN / "rasa"), "run", "--model", str(trained_model()),
+                "--interface", "127.0.0.1", "--port", str(self.rasa_port),
+                "--enable-api", "--auth-token", API_TOKEN,
+                "--credentials", "credentials.yml", "--endpoints", str(self.endpoints),
+            ],
+            "rasa.log",
+        )  # fmt: skip
+        status = f"{self.url}/status?token={API_TOKEN}"
+        wait_until(lambda: requests.get(status, timeout=2).ok, 180, "the Rasa server")
+
+    def start(self) -> "BotProcesses":
+        self.start_action_server()
+        self.start_rasa_server()
+        return self
+
+    @staticmethod
+    def _stop(process: subprocess.Popen | None, sig: int = signal.SIGTERM) -> None:
+        if process and process.poll() is None:
+            os.killpg(process.pid, sig)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+    def stop_rasa_server(self) -> None:
+        self._stop(self.rasa_server)
+
+    def stop(self) -> None:
+        self._stop(self.rasa_server)
+        self._stop(self.action_server)
+
+    def say(self, sender: str, text: str) -> list[dict]:
+        response = requests.post(
+            f"{self.url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=30
+        )
+        response.raise_for_status()
+        return response.json()
+
+
+def reply_text(replies: list[dict]) -> str:
+    return "\n".join(reply.get("text") or "" for reply in replies)
