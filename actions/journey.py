@@ -20,7 +20,7 @@ class Advice:
     why: str
 
     def as_message(self) -> str:
-        return f"{self.say}\n\nWhy it helps: {self.why}"
+        return f"{self.say}\nWhy it helps: {self.why}"
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ class Locale:
     emergency: str
     crisis_line: str
     disclaimer: str
+    medical_reply: str
+    self_harm_reply: str
 
 
 @cache
@@ -22,10 +24,9 @@ def _locales() -> dict:
     return yaml.safe_load((CONTENT_DIR / "locales.yml").read_text(encoding="utf-8"))
 
 
-def current_locale() -> Locale:
-    """The locale named by SECONDLOOK_LOCALE; an unknown name falls back to the default, never to nothing."""
+def current_locale(requested: str | None = None) -> Locale:
+    """The locale a channel asked for, else SECONDLOOK_LOCALE, else the default; unknown names are skipped."""
     data = _locales()
-    code = os.environ.get("SECONDLOOK_LOCALE") or data["default"]
-    if code not in data["locales"]:
-        code = data["default"]
+    candidates = [requested, os.environ.get("SECONDLOOK_LOCALE"), data["default"]]
+    code = next(name for name in candidates if name in data["locales"])
     return Locale(code=code, **data["locales"][code])

@@ -1,6 +1,7 @@
 """The user's control over their data: see everything stored about them, and erase it."""
 
 import json
+from datetime import datetime, timezone
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -17,7 +18,8 @@ def conversation_summary(tracker: Tracker) -> dict:
     """How much of the conversation is kept, and since when (no message text)."""
     messages = [event for event in tracker.events if event.get("event") in CONVERSATION_EVENTS]
     first = min((event.get("timestamp") for event in messages if event.get("timestamp")), default=None)
-    return {"messages_kept": len(messages), "since_timestamp": first}
+    since = datetime.fromtimestamp(first, tz=timezone.utc).isoformat() if first else None
+    return {"messages_kept": len(messages), "since": since}
 
 
 class ActionShowMyData(Action):
@@ -36,7 +38,8 @@ class ActionShowMyData(Action):
             "Here is everything I keep about you:",
             f"• Steps done: {', '.join(done) if done else 'none yet'}",
             f"• Current step: {journey.step(current).title if journey.has_step(current) else 'none'}",
-            f"• Conversation messages kept: {document['conversation']['messages_kept']}",
+            f"• Conversation messages kept: {document['conversation']['messages_kept']}"
+            + (f" (since {document['conversation']['since'][:10]})" if document["conversation"]["since"] else ""),
             "I keep no name, no diagnosis and no contact details; your id is stored only as a one-way hash.",
             "Say “delete my data” at any time to erase all of it.",
         ]

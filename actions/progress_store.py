@@ -8,7 +8,7 @@ import hmac
 import os
 from datetime import datetime, timezone
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, create_engine, delete, insert, select, update
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, create_engine, delete, insert, select, update
 from sqlalchemy.engine import Engine
 
 from actions.paths import VAR_DIR
@@ -34,6 +34,19 @@ completed_steps = Table(
     Column("user_key", String(64), primary_key=True),
     Column("step_id", String(32), primary_key=True),
     Column("completed_at", DateTime(timezone=True), nullable=False),
+)
+
+# Emergencies the assistant answered, for human review: what kind, how it was recognised, when.
+# Never the message text.
+safety_events = Table(
+    "safety_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_key", String(64), nullable=False, index=True),
+    Column("kind", String(32), nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("rule", String(64), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
 
@@ -107,6 +120,17 @@ class ProgressStore:
         with self.engine.begin() as connection:
             self._touch(connection, self.user_key(sender_id), current_step=step_id)
 
+    def record_safety_event(self, sender_id: str, kind: str, source: str, rule: str | None = None) -> None:
+        row = {"user_key": self.user_key(sender_id), "kind": kind, "source": source, "rule": rule, "created_at": _now()}
+        with self.engine.begin() as connection:
+            connection.execute(insert(safety_events).values(**row))
+
+    def safety_events_since(self, since: datetime) -> list[dict]:
+        """The review log: every safety event since `since`, oldest first."""
+        query = select(safety_events).where(safety_events.c.created_at >= since).order_by(safety_events.c.id)
+        with self.engine.connect() as connection:
+            return [dict(row) for row in connection.execute(query).mappings()]
+
     def export(self, sender_id: str) -> dict:
         """Everything stored about this user, as plain JSON-ready data."""
         key = self.user_key(sender_id)
@@ -117,6 +141,11 @@ class ProgressStore:
                 .where(completed_steps.c.user_key == key)
                 .order_by(completed_steps.c.completed_at)
             ).all()
+            alerts = connection.execute(
+                select(safety_events.c.kind, safety_events.c.created_at)
+                .where(safety_events.c.user_key == key)
+                .order_by(safety_events.c.id)
+            ).all()
         return {
             "user_key": key,
             "current_step": journey["current_step"] if journey else None,
@@ -125,6 +154,7 @@ class ProgressStore:
             "completed_steps": [
                 {"step": step_id, "completed_at": _as_utc(moment).isoformat()} for step_id, moment in done
             ],
+            "safety_events": [{"kind": kind, "at": _as_utc(moment).isoformat()} for kind, moment in alerts],
         }
 
     def forget(self, sender_id: str) -> int:
@@ -133,6 +163,7 @@ class ProgressStore:
         with self.engine.begin() as connection:
             removed = connection.execute(delete(completed_steps).where(completed_steps.c.user_key == key)).rowcount
             removed += connection.execute(delete(journeys).where(journeys.c.user_key == key)).rowcount
+            removed += connection.execute(delete(safety_events).where(safety_events.c.user_key == key)).rowcount
         return removed
 
     def _touch(self, connection, key: str, **values) -> None:

@@ -59,10 +59,10 @@ async def test_my_data_shows_progress_and_a_json_document(dispatcher, domain, st
     await ActionShowMyData().run(dispatcher, make_tracker("request_my_data", events=events), domain)
     summary = texts(dispatcher)[0]
     assert "Ask your doctor first" in summary and "Be honest about why" in summary
-    assert "Conversation messages kept: 2" in summary
+    assert "Conversation messages kept: 2 (since 1970-01-01)" in summary
     document = dispatcher.messages[1]["custom"]["data"]
     assert document["progress"]["completed_steps"][0]["step"] == "ask_doctor"
-    assert document["conversation"] == {"messages_kept": 2, "since_timestamp": 100.0}
+    assert document["conversation"] == {"messages_kept": 2, "since": "1970-01-01T00:01:40+00:00"}
     assert json.loads(texts(dispatcher)[2].split("\n", 1)[1]) == document
     assert "user-1" not in json.dumps(document)
 

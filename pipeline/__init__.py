@@ -1,0 +1,1 @@
+"""SecondLook's own Rasa NLU pipeline components."""

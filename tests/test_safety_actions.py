@@ -1,0 +1,82 @@
+"""The emergency reply: the right numbers per kind and locale, the flow stopped, the event logged
+without the message text."""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.events import ActiveLoop, SlotSet
+
+from actions.safety_actions import ActionHandleEmergency
+from tests.conftest import make_tracker, texts
+
+
+def emergency_tracker(kind: str | None, *, metadata: dict | None = None, active_loop: str | None = None) -> Tracker:
+    entities = [{"entity": "emergency_kind", "value": kind, "rule": "test-rule"}] if kind else []
+    tracker = make_tracker("emergency", text="(message text)", entities=entities, slots={"rehearsal_active": True})
+    tracker.latest_message["metadata"] = metadata or {}
+    if active_loop:
+        tracker.active_loop = {"name": active_loop}
+    return tracker
+
+
+@pytest.mark.parametrize(
+    "locale,kind,must_have,must_not_have",
+    [
+        ("en-US", "medical_emergency", ["911"], ["988"]),
+        ("en-US", "self_harm", ["988", "911"], []),
+        ("en-GB", "medical_emergency", ["999", "111"], ["911"]),
+        ("en-GB", "self_harm", ["116 123", "999"], ["911", "988"]),
+        ("EU", "medical_emergency", ["112"], ["911"]),
+        ("EU", "self_harm", ["112"], ["911", "988"]),
+    ],
+)
+async def test_the_reply_gives_the_locale_numbers_for_the_kind(
+    locale, kind, must_have, must_not_have, dispatcher, domain, store, monkeypatch
+):
+    monkeypatch.setenv("SECONDLOOK_LOCALE", locale)
+    await ActionHandleEmergency().run(dispatcher, emergency_tracker(kind), domain)
+    reply = " ".join(texts(dispatcher))
+    assert "only an assistant" in reply
+    for number in must_have:
+        assert number in reply
+    for number in must_not_have:
+        assert number not in reply
+
+
+async def test_a_classifier_only_emergency_gets_both_replies(dispatcher, domain, store):
+    await ActionHandleEmergency().run(dispatcher, emergency_tracker(None), domain)
+    reply = " ".join(texts(dispatcher))
+    assert "911" in reply and "988" in reply
+
+
+async def test_a_channel_can_ask_for_its_users_locale(dispatcher, domain, store, monkeypatch):
+    monkeypatch.delenv("SECONDLOOK_LOCALE", raising=False)
+    await ActionHandleEmergency().run(
+        dispatcher, emergency_tracker("medical_emergency", metadata={"locale": "en-GB"}), domain
+    )
+    assert "999" in texts(dispatcher)[0]
+
+
+async def test_the_flow_is_stopped(dispatcher, domain, store):
+    events = await ActionHandleEmergency().run(
+        dispatcher, emergency_tracker("self_harm", active_loop="some_form"), domain
+    )
+    assert events == [ActiveLoop(None), SlotSet("rehearsal_active", False), SlotSet("line_assessment", None)]
+
+
+async def test_the_event_is_logged_without_the_text_or_the_sender(dispatcher, domain, store):
+    await ActionHandleEmergency().run(dispatcher, emergency_tracker("medical_emergency"), domain)
+    logged = store.safety_events_since(datetime.now(timezone.utc) - timedelta(minutes=1))
+    assert len(logged) == 1
+    row = logged[0]
+    assert (row["kind"], row["source"], row["rule"]) == ("medical_emergency", "screen", "test-rule")
+    assert row["user_key"] == store.user_key("user-1")
+    assert "(message text)" not in repr(row) and "user-1" not in repr(row)
+
+
+async def test_forget_me_also_erases_safety_events(dispatcher, domain, store):
+    await ActionHandleEmergency().run(dispatcher, emergency_tracker("self_harm"), domain)
+    assert store.export("user-1")["safety_events"][0]["kind"] == "self_harm"
+    store.forget("user-1")
+    assert store.safety_events_since(datetime.now(timezone.utc) - timedelta(minutes=1)) == []
