@@ -1,21 +1,33 @@
 """Per-user journey progress, stored through SQLAlchemy (SQLite by default, PostgreSQL in production).
 
-Only the minimum is kept: a keyed hash of the sender id (never the id itself), step ids and timestamps.
+Only the minimum is kept: a keyed hash of the sender id (never the id itself), step ids, timestamps,
+the review log of emergencies answered, and notes the user explicitly asked to keep. The schema is
+owned by Alembic (migrations/), applied when the store opens.
 """
 
 import hashlib
 import hmac
 import os
 from datetime import datetime, timezone
+from pathlib import Path
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, create_engine, delete, insert, select, update
-from sqlalchemy.engine import Engine
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, create_engine, delete, insert, select, text
+from sqlalchemy import update as sql_update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection, Engine
 
-from actions.paths import VAR_DIR
+from actions.paths import PROJECT_ROOT, VAR_DIR
 
 DEFAULT_DATABASE_URL = f"sqlite:///{VAR_DIR / 'progress.db'}"
 # Production deployments set their own secret so that hashes cannot be recomputed from known ids.
 DEFAULT_ID_SALT = "secondlook-dev-salt"
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+# Any constant: PostgreSQL serialises concurrent migrations of several starting processes on it.
+MIGRATION_LOCK_ID = 5_005_055
+MAX_NOTE_LENGTH = 500
 
 metadata = MetaData()
 
@@ -36,6 +48,28 @@ completed_steps = Table(
     Column("completed_at", DateTime(timezone=True), nullable=False),
 )
 
+# Every change of a step, in order: the user's history ("done" / "undone").
+step_history = Table(
+    "step_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_key", String(64), nullable=False, index=True),
+    Column("step_id", String(32), nullable=False),
+    Column("change", String(8), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+# Only what the user asked to keep, such as the name of the specialist they found.
+notes = Table(
+    "notes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_key", String(64), nullable=False, index=True),
+    Column("topic", String(32), nullable=False),
+    Column("text", String(MAX_NOTE_LENGTH), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
 # Emergencies the assistant answered, for human review: what kind, how it was recognised, when.
 # Never the message text.
 safety_events = Table(
@@ -49,6 +83,8 @@ safety_events = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
+USER_TABLES = (completed_steps, step_history, notes, safety_events, journeys)
+
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
@@ -59,23 +95,37 @@ def _as_utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
+def database_url_from_environment() -> str:
+    return os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to `revision` with Alembic; safe when several processes start at once."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
 class ProgressStore:
     def __init__(self, database_url: str, id_salt: str = DEFAULT_ID_SALT):
         if database_url.startswith("sqlite:///"):
-            os.makedirs(os.path.dirname(database_url.removeprefix("sqlite:///")) or ".", exist_ok=True)
+            Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(database_url, future=True, pool_pre_ping=True)
         self._salt = id_salt.encode()
-        metadata.create_all(self.engine)
+        migrate(self.engine)
 
     @classmethod
     def from_environment(cls) -> "ProgressStore":
-        return cls(
-            os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
-            os.environ.get("SECONDLOOK_ID_SALT") or DEFAULT_ID_SALT,
-        )
+        return cls(database_url_from_environment(), os.environ.get("SECONDLOOK_ID_SALT") or DEFAULT_ID_SALT)
 
     def user_key(self, sender_id: str) -> str:
         return hmac.new(self._salt, sender_id.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+
+    # --- the journey -----------------------------------------------------------------------------
 
     def completed_steps(self, sender_id: str) -> list[str]:
         """Completed step ids, oldest completion first."""
@@ -88,28 +138,29 @@ class ProgressStore:
             return list(connection.execute(query).scalars())
 
     def mark_done(self, sender_id: str, step_id: str) -> bool:
-        """Record `step_id` as done; False when it already was."""
+        """Record `step_id` as done; False when it already was (also when two reports race)."""
         key = self.user_key(sender_id)
+        now = _now()
         with self.engine.begin() as connection:
-            already = connection.execute(
-                select(completed_steps.c.step_id).where(
-                    completed_steps.c.user_key == key, completed_steps.c.step_id == step_id
-                )
-            ).first()
-            if already:
-                return False
-            connection.execute(insert(completed_steps).values(user_key=key, step_id=step_id, completed_at=_now()))
             self._touch(connection, key)
-        return True
+            row = {"user_key": key, "step_id": step_id, "completed_at": now}
+            stored = _insert_if_absent(connection, completed_steps, row)
+            if stored:
+                connection.execute(insert(step_history).values(user_key=key, step_id=step_id, change="done", at=now))
+        return stored
 
     def mark_undone(self, sender_id: str, step_id: str) -> bool:
         key = self.user_key(sender_id)
         with self.engine.begin() as connection:
-            result = connection.execute(
+            removed = connection.execute(
                 delete(completed_steps).where(completed_steps.c.user_key == key, completed_steps.c.step_id == step_id)
-            )
-            self._touch(connection, key)
-        return result.rowcount > 0
+            ).rowcount
+            if removed:
+                self._touch(connection, key)
+                connection.execute(
+                    insert(step_history).values(user_key=key, step_id=step_id, change="undone", at=_now())
+                )
+        return removed > 0
 
     def current_step(self, sender_id: str) -> str | None:
         query = select(journeys.c.current_step).where(journeys.c.user_key == self.user_key(sender_id))
@@ -119,6 +170,42 @@ class ProgressStore:
     def set_current_step(self, sender_id: str, step_id: str) -> None:
         with self.engine.begin() as connection:
             self._touch(connection, self.user_key(sender_id), current_step=step_id)
+
+    def history(self, sender_id: str) -> list[dict]:
+        query = (
+            select(step_history.c.step_id, step_history.c.change, step_history.c.at)
+            .where(step_history.c.user_key == self.user_key(sender_id))
+            .order_by(step_history.c.id)
+        )
+        with self.engine.connect() as connection:
+            return [
+                {"step": step, "change": change, "at": _as_utc(at).isoformat()}
+                for step, change, at in connection.execute(query)
+            ]
+
+    # --- notes the user keeps --------------------------------------------------------------------
+
+    def add_note(self, sender_id: str, topic: str, note: str) -> None:
+        key = self.user_key(sender_id)
+        with self.engine.begin() as connection:
+            self._touch(connection, key)
+            connection.execute(
+                insert(notes).values(user_key=key, topic=topic, text=note[:MAX_NOTE_LENGTH], created_at=_now())
+            )
+
+    def notes(self, sender_id: str) -> list[dict]:
+        query = (
+            select(notes.c.topic, notes.c.text, notes.c.created_at)
+            .where(notes.c.user_key == self.user_key(sender_id))
+            .order_by(notes.c.id)
+        )
+        with self.engine.connect() as connection:
+            return [
+                {"topic": topic, "text": body, "at": _as_utc(at).isoformat()}
+                for topic, body, at in connection.execute(query)
+            ]
+
+    # --- safety review log -----------------------------------------------------------------------
 
     def record_safety_event(self, sender_id: str, kind: str, source: str, rule: str | None = None) -> None:
         row = {"user_key": self.user_key(sender_id), "kind": kind, "source": source, "rule": rule, "created_at": _now()}
@@ -130,6 +217,8 @@ class ProgressStore:
         query = select(safety_events).where(safety_events.c.created_at >= since).order_by(safety_events.c.id)
         with self.engine.connect() as connection:
             return [dict(row) for row in connection.execute(query).mappings()]
+
+    # --- the user's rights: see, erase; and retention --------------------------------------------
 
     def export(self, sender_id: str) -> dict:
         """Everything stored about this user, as plain JSON-ready data."""
@@ -154,6 +243,8 @@ class ProgressStore:
             "completed_steps": [
                 {"step": step_id, "completed_at": _as_utc(moment).isoformat()} for step_id, moment in done
             ],
+            "history": self.history(sender_id),
+            "notes": self.notes(sender_id),
             "safety_events": [{"kind": kind, "at": _as_utc(moment).isoformat()} for kind, moment in alerts],
         }
 
@@ -161,19 +252,35 @@ class ProgressStore:
         """Delete every row about this user; returns how many rows went."""
         key = self.user_key(sender_id)
         with self.engine.begin() as connection:
-            removed = connection.execute(delete(completed_steps).where(completed_steps.c.user_key == key)).rowcount
-            removed += connection.execute(delete(journeys).where(journeys.c.user_key == key)).rowcount
-            removed += connection.execute(delete(safety_events).where(safety_events.c.user_key == key)).rowcount
-        return removed
+            return sum(
+                connection.execute(delete(table).where(table.c.user_key == key)).rowcount for table in USER_TABLES
+            )
 
-    def _touch(self, connection, key: str, **values) -> None:
-        """Create or update the user's journey row."""
+    def purge_idle(self, cutoff: datetime) -> int:
+        """Delete every user whose journey has not changed since `cutoff`; returns how many users went.
+
+        One transaction: a user who comes back while it runs is either kept whole or removed whole.
+        """
+        with self.engine.begin() as connection:
+            stale = select(journeys.c.user_key).where(journeys.c.updated_at < cutoff).scalar_subquery()
+            for table in USER_TABLES[:-1]:
+                connection.execute(delete(table).where(table.c.user_key.in_(stale)))
+            return connection.execute(delete(journeys).where(journeys.c.updated_at < cutoff)).rowcount
+
+    def _touch(self, connection: Connection, key: str, **values) -> None:
+        """Create or update the user's journey row (which also dates their last activity).
+
+        The update locks the row, so concurrent turns of one user run their changes one after another.
+        """
         now = _now()
-        updated = connection.execute(
-            update(journeys).where(journeys.c.user_key == key).values(updated_at=now, **values)
-        ).rowcount
-        if not updated:
-            connection.execute(insert(journeys).values(user_key=key, created_at=now, updated_at=now, **values))
+        _insert_if_absent(connection, journeys, {"user_key": key, "created_at": now, "updated_at": now})
+        connection.execute(sql_update(journeys).where(journeys.c.user_key == key).values(updated_at=now, **values))
+
+
+def _insert_if_absent(connection: Connection, table: Table, row: dict) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING (SQLite and PostgreSQL); True if the row was new."""
+    dialect_insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    return connection.execute(dialect_insert(table).values(**row).on_conflict_do_nothing()).rowcount > 0
 
 
 _store: ProgressStore | None = None

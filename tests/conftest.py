@@ -2,6 +2,7 @@
 progress store on a throw-away SQLite file."""
 
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -9,11 +10,27 @@ import pytest
 import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import create_engine, text
 
 from actions import progress_store
 from actions.progress_store import ProgressStore
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The PostgreSQL this machine (and CI) runs; every test gets a schema of its own on it.
+POSTGRES_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh, empty PostgreSQL schema, dropped afterwards: real PostgreSQL, isolated per test."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, future=True)
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -58,10 +58,12 @@ class BotProcesses:
             "TF_CPP_MIN_LOG_LEVEL": "2",
             **(env or {}),
         }
+        self.tracker_db = workdir / "tracker.db"
         self.endpoints = workdir / "endpoints.yml"
         self.endpoints.write_text(
             f'action_endpoint:\n  url: "http://127.0.0.1:{self.action_port}/webhook"\n'
-            f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {workdir / 'tracker.db'}\n"
+            f"tracker_store:\n  type: stores.tracker_store.ErasableSQLTrackerStore\n"
+            f"  dialect: sqlite\n  db: {self.tracker_db}\n"
         )
         self.action_server: subprocess.Popen | None = None
         self.rasa_server: subprocess.Popen | None = None

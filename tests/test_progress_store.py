@@ -1,20 +1,31 @@
 """The progress store against real databases: SQLite (the default) and PostgreSQL (production)."""
 
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import create_engine, text
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, text
 
-from actions.progress_store import DEFAULT_DATABASE_URL, ProgressStore
-
-POSTGRES_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+from actions.progress_store import DEFAULT_DATABASE_URL, ProgressStore, database_url_from_environment, metadata, migrate
+from tests.conftest import POSTGRES_URL
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def any_store(request, tmp_path):
+def database_url(request, tmp_path):
     if request.param == "sqlite":
-        return ProgressStore(f"sqlite:///{tmp_path / 'progress.db'}")
-    return ProgressStore(POSTGRES_URL)
+        return f"sqlite:///{tmp_path / 'progress.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def any_store(database_url):
+    store = ProgressStore(database_url)
+    yield store
+    store.engine.dispose()
 
 
 @pytest.fixture
@@ -49,7 +60,7 @@ def test_current_step_is_remembered(any_store, sender):
 
 def test_progress_survives_a_new_connection(any_store, sender):
     any_store.mark_done(sender, "ask_doctor")
-    reopened = ProgressStore(str(any_store.engine.url))
+    reopened = ProgressStore(any_store.engine.url.render_as_string(hide_password=False))
     assert reopened.completed_steps(sender) == ["ask_doctor"]
 
 
@@ -90,9 +101,10 @@ def test_forget_deletes_every_row_of_that_user_only(any_store, sender):
     for who in (sender, other):
         any_store.mark_done(who, "ask_doctor")
         any_store.set_current_step(who, "be_honest")
-    assert any_store.forget(sender) == 2
-    assert any_store.export(sender)["completed_steps"] == []
-    assert any_store.export(sender)["current_step"] is None
+    any_store.add_note(sender, "specialist", "Dr Rivera, university hospital")
+    any_store.record_safety_event(sender, "medical_emergency", "screen")
+    assert any_store.forget(sender) == 5  # journey, step, history, note, safety event
+    assert_nothing_left(any_store, sender)
     assert any_store.completed_steps(other) == ["ask_doctor"]
 
 
@@ -101,10 +113,114 @@ def test_the_url_comes_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("DATABASE_URL", url)
     assert str(ProgressStore.from_environment().engine.url) == url
     monkeypatch.delenv("DATABASE_URL")
-    assert str(ProgressStore.from_environment().engine.url) == DEFAULT_DATABASE_URL
+    assert database_url_from_environment() == DEFAULT_DATABASE_URL
 
 
 def test_postgres_really_is_postgres():
     engine = create_engine(POSTGRES_URL, future=True)
     with engine.connect() as connection:
         assert "PostgreSQL" in connection.execute(text("SELECT version()")).scalar()
+
+
+def assert_nothing_left(store: ProgressStore, sender: str) -> None:
+    key = store.user_key(sender)
+    with store.engine.connect() as connection:
+        for table in ("journeys", "completed_steps", "step_history", "notes", "safety_events"):
+            count = connection.execute(text(f"SELECT count(*) FROM {table} WHERE user_key = :k"), {"k": key}).scalar()
+            assert count == 0, table
+
+
+def test_history_keeps_every_change_in_order(any_store, sender):
+    any_store.mark_done(sender, "ask_doctor")
+    any_store.mark_undone(sender, "ask_doctor")
+    any_store.mark_done(sender, "ask_doctor")
+    any_store.mark_done(sender, "ask_doctor")  # no change, no history
+    assert [(row["step"], row["change"]) for row in any_store.history(sender)] == [
+        ("ask_doctor", "done"),
+        ("ask_doctor", "undone"),
+        ("ask_doctor", "done"),
+    ]
+
+
+def test_notes_are_kept_capped_and_exported(any_store, sender):
+    any_store.add_note(sender, "specialist", "Dr Okafor at St Mary's")
+    any_store.add_note(sender, "question", "x" * 2000)
+    kept = any_store.export(sender)["notes"]
+    assert [note["topic"] for note in kept] == ["specialist", "question"]
+    assert kept[0]["text"] == "Dr Okafor at St Mary's"
+    assert len(kept[1]["text"]) == 500
+
+
+def test_export_holds_this_users_data_and_no_one_elses(any_store, sender):
+    other = sender + "-other"
+    any_store.mark_done(other, "move_on")
+    any_store.add_note(other, "specialist", "someone else's note")
+    any_store.mark_done(sender, "ask_doctor")
+    exported = any_store.export(sender)
+    assert "move_on" not in repr(exported) and "someone else" not in repr(exported)
+    assert exported["user_key"] == any_store.user_key(sender)
+
+
+def test_purge_removes_only_idle_users(any_store, sender):
+    idle, active = sender + "-idle", sender + "-active"
+    for who in (idle, active):
+        any_store.mark_done(who, "ask_doctor")
+        any_store.record_safety_event(who, "self_harm", "screen")
+    long_ago = datetime.now(timezone.utc) - timedelta(days=400)
+    with any_store.engine.begin() as connection:
+        connection.execute(
+            text("UPDATE journeys SET updated_at = :t WHERE user_key = :k"),
+            {"t": long_ago, "k": any_store.user_key(idle)},
+        )
+    assert any_store.purge_idle(datetime.now(timezone.utc) - timedelta(days=180)) == 1
+    assert_nothing_left(any_store, idle)
+    assert any_store.completed_steps(active) == ["ask_doctor"]
+    assert any_store.export(active)["safety_events"]
+
+
+def test_concurrent_reports_of_one_user_lose_nothing(any_store, sender):
+    """Two conversations of the same user (say, phone and laptop) report steps at the same moment."""
+    steps = ["ask_doctor", "be_honest", "outside_network", "move_on", "after_opinion"] * 4
+    barrier = threading.Barrier(len(steps))
+
+    def report(step: str) -> bool:
+        barrier.wait()
+        return any_store.mark_done(sender, step)
+
+    with ThreadPoolExecutor(len(steps)) as pool:
+        newly_done = list(pool.map(report, steps))
+    assert sorted(any_store.completed_steps(sender)) == sorted(set(steps))
+    assert sum(newly_done) == 5  # each step counted exactly once
+    assert len(any_store.history(sender)) == 5
+
+
+def test_migrations_run_up_from_empty_and_from_the_previous_revision(database_url):
+    engine = create_engine(database_url, future=True)
+    migrate(engine, "0002")
+    with engine.connect() as connection:
+        tables = set(inspect(connection).get_table_names())
+        assert {"journeys", "completed_steps", "safety_events"} <= tables
+        assert "step_history" not in tables
+    with engine.begin() as connection:  # data written under the previous revision survives the upgrade
+        connection.execute(
+            text("INSERT INTO completed_steps (user_key, step_id, completed_at) VALUES ('k', 'ask_doctor', :t)"),
+            {"t": datetime.now(timezone.utc)},
+        )
+    store = ProgressStore(database_url)  # opening the store applies the rest
+    with engine.connect() as connection:
+        assert {"step_history", "notes"} <= set(inspect(connection).get_table_names())
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+        assert connection.execute(text("SELECT count(*) FROM completed_steps")).scalar() == 1
+    ProgressStore(database_url)  # and a second start is a no-op
+    store.engine.dispose()
+    engine.dispose()
+
+
+def test_the_models_match_the_migrations(database_url):
+    """The SQLAlchemy tables the code uses are exactly what the migrations create."""
+    engine = create_engine(database_url, future=True)
+    migrate(engine)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection)
+        assert compare_metadata(context, metadata) == []
+    engine.dispose()

@@ -1,0 +1,1 @@
+"""Storage extensions that run inside the Rasa server process."""

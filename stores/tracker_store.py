@@ -1,0 +1,46 @@
+"""Rasa's SQL tracker store, with erasure.
+
+Rasa open source has no way to delete a conversation, and it saves the in-memory tracker after every
+turn: rows deleted from inside an action would be written straight back. So erasure happens here,
+at save time: when the turn being saved ran `action_forget_me` to completion, every stored event of
+that sender is deleted and nothing of the turn is written.
+"""
+
+import logging
+
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.events import ActionExecuted, AllSlotsReset, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+logger = logging.getLogger(__name__)
+
+ERASURE_ACTION = "action_forget_me"
+
+
+def erasure_completed(tracker: DialogueStateTracker) -> bool:
+    """Whether the latest turn ran the erasure action and it succeeded (it resets all slots only then)."""
+    ran_erasure = False
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            return False
+        if isinstance(event, AllSlotsReset):
+            ran_erasure = True
+        elif isinstance(event, ActionExecuted) and event.action_name == ERASURE_ACTION:
+            return ran_erasure
+    return False
+
+
+class ErasableSQLTrackerStore(SQLTrackerStore):
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        if erasure_completed(tracker):
+            removed = self.erase(tracker.sender_id)
+            logger.info("erased a conversation on request (%d events)", removed)
+            return
+        await super().save(tracker)
+
+    def erase(self, sender_id: str) -> int:
+        """Delete every stored event of `sender_id`; returns how many went."""
+        with self.session_scope() as session:
+            removed = session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == sender_id).delete()
+            session.commit()
+        return removed
