@@ -27,7 +27,7 @@ MODEL := models/secondlook-$(MODEL_HASH).tar.gz
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: run test train install bench lock lint validate pytest conversation-tests nlu-gate clean
+.PHONY: run test train install bench lock lint validate pytest conversation-tests nlu-gate purge clean
 
 install: $(VENV_STAMP) $(SPACY_STAMP)
 
@@ -72,6 +72,11 @@ test: validate lint $(MODEL) pytest conversation-tests nlu-gate
 
 bench: $(MODEL)
 	SECONDLOOK_MODEL=$(MODEL) $(BIN)/python scripts/bench.py
+
+# Retention: delete conversations and progress idle longer than RETENTION_DAYS (cron-safe).
+RETENTION_DAYS ?= 180
+purge: $(VENV_STAMP)
+	$(BIN)/python scripts/purge.py --days $(RETENTION_DAYS) --endpoints $(or $(ENDPOINTS),endpoints.yml)
 
 lock: $(VENV_STAMP)
 	$(BIN)/python scripts/lock.py

@@ -223,7 +223,7 @@ class SafetyScreen:
         return openers
 
     def _find_rules(self, doc: Doc) -> list[_Match]:
-        strings = doc.vocab.strings
+        strings = self.nlp.vocab.strings
         return [_Match(self._rules[strings[key]], start, end) for key, start, end in self._rule_matcher(doc)]
 
     def _find_cues(self, doc: Doc, layout: _Layout) -> dict[str, list[tuple[int, int]]]:
@@ -231,7 +231,7 @@ class SafetyScreen:
         found: dict[str, list[tuple[int, int]]] = {name: [] for name in self._groups}
         excepted: dict[str, list[tuple[int, int]]] = {name: [] for name in self._groups}
         for key, start, end in self._cue_matcher(doc):
-            kind, name = doc.vocab.strings[key].split(":", 1)
+            kind, name = self.nlp.vocab.strings[key].split(":", 1)
             (found if kind == "cue" else excepted)[name].append((start, end))
         result: dict[str, list[tuple[int, int]]] = {}
         for name, spans in found.items():

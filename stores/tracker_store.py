@@ -8,6 +8,7 @@ that sender is deleted and nothing of the turn is written.
 
 import logging
 
+import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import ActionExecuted, AllSlotsReset, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -42,5 +43,23 @@ class ErasableSQLTrackerStore(SQLTrackerStore):
         """Delete every stored event of `sender_id`; returns how many went."""
         with self.session_scope() as session:
             removed = session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == sender_id).delete()
+            session.commit()
+        return removed
+
+    def purge_idle(self, cutoff_timestamp: float) -> int:
+        """Delete the conversations whose latest event is older than `cutoff_timestamp` (Unix time).
+
+        One statement: a conversation that receives a message while it runs is not idle, so it stays.
+        """
+        events = self.SQLEvent
+        idle = (
+            sa.select(events.sender_id)
+            .group_by(events.sender_id)
+            .having(sa.func.max(events.timestamp) < cutoff_timestamp)
+            .scalar_subquery()
+        )
+        with self.session_scope() as session:
+            purge = sa.delete(events).where(events.sender_id.in_(idle)).execution_options(synchronize_session=False)
+            removed = session.execute(purge).rowcount
             session.commit()
         return removed

@@ -47,7 +47,7 @@ def wait_until(check, timeout: float, what: str) -> None:
 class BotProcesses:
     """An action server and a Rasa server sharing a temporary tracker store and progress database."""
 
-    def __init__(self, workdir: Path, env: dict | None = None):
+    def __init__(self, workdir: Path, env: dict | None = None, endpoints: Path | None = None):
         self.workdir = workdir
         self.action_port = free_port()
         self.rasa_port = free_port()
@@ -58,13 +58,15 @@ class BotProcesses:
             "TF_CPP_MIN_LOG_LEVEL": "2",
             **(env or {}),
         }
+        self.env.setdefault("ACTION_SERVER_URL", f"http://127.0.0.1:{self.action_port}/webhook")
         self.tracker_db = workdir / "tracker.db"
-        self.endpoints = workdir / "endpoints.yml"
-        self.endpoints.write_text(
-            f'action_endpoint:\n  url: "http://127.0.0.1:{self.action_port}/webhook"\n'
-            f"tracker_store:\n  type: stores.tracker_store.ErasableSQLTrackerStore\n"
-            f"  dialect: sqlite\n  db: {self.tracker_db}\n"
-        )
+        self.endpoints = endpoints or workdir / "endpoints.yml"
+        if endpoints is None:
+            self.endpoints.write_text(
+                f'action_endpoint:\n  url: "http://127.0.0.1:{self.action_port}/webhook"\n'
+                f"tracker_store:\n  type: stores.tracker_store.ErasableSQLTrackerStore\n"
+                f"  dialect: sqlite\n  db: {self.tracker_db}\n"
+            )
         self.action_server: subprocess.Popen | None = None
         self.rasa_server: subprocess.Popen | None = None
 

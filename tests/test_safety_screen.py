@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import spacy
 import yaml
 
 from actions.safety_screen import DEFAULT_PATTERNS, Risk, SafetyScreen, Screening, load_screen
@@ -75,6 +76,14 @@ def test_screen_doc_works_on_a_parserless_doc(screen: SafetyScreen):
     doc = screen.nlp("my dad is having a stroke")
     assert "parser" not in screen.nlp.pipe_names
     assert screen.screen_doc(doc) == Screening(Risk.MEDICAL, "stroke")
+
+
+def test_screen_doc_works_on_a_doc_from_another_pipeline_instance(screen: SafetyScreen):
+    """In Rasa the Doc comes from SpacyNLP's own copy of the pipeline: another Vocab and StringStore."""
+    rasa_nlp = spacy.load(screen.nlp.path, disable=["parser"])
+    assert rasa_nlp.vocab is not screen.nlp.vocab
+    for text, risk in [("what can you do?", Risk.NONE), ("I can't stop the bleeding", Risk.MEDICAL)]:
+        assert screen.screen_doc(rasa_nlp(text)).risk is risk
 
 
 @pytest.mark.parametrize(

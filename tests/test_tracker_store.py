@@ -1,6 +1,7 @@
 """The erasable SQL tracker store against SQLite and the real PostgreSQL: a completed erasure deletes
 every stored event of that sender and writes nothing back; other conversations are untouched."""
 
+import time
 import uuid
 
 import pytest
@@ -74,3 +75,25 @@ def test_only_the_latest_turn_counts(domain):
     erased_long_ago = conversation("x", domain, *ERASURE_TURN, UserUttered("hi again", {"name": "greet"}))
     assert erasure_completed(erased_long_ago) is False
     assert erasure_completed(conversation("x", domain, *ERASURE_TURN)) is True
+
+
+def at(moment: float, *events):
+    for event in events:
+        event.timestamp = moment
+    return events
+
+
+async def test_purge_removes_only_idle_conversations(tracker_store, domain):
+    idle, active = f"ts-{uuid.uuid4()}", f"ts-{uuid.uuid4()}"
+    long_ago = time.time() - 400 * 86400
+    old_turn = at(long_ago, UserUttered("hello", {"name": "greet"}), ActionExecuted("utter_greet"))
+    await tracker_store.save(DialogueStateTracker.from_events(idle, list(old_turn), domain.slots))
+    # an active conversation that started long ago but had a message today stays whole
+    await tracker_store.save(
+        DialogueStateTracker.from_events(
+            active, [*at(long_ago, UserUttered("hi", {"name": "greet"})), UserUttered("again")], domain.slots
+        )
+    )
+    assert tracker_store.purge_idle(time.time() - 180 * 86400) == 2
+    assert stored_rows(tracker_store, idle) == 0
+    assert stored_rows(tracker_store, active) == 2

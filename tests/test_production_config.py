@@ -1,0 +1,75 @@
+"""The production configuration for real: deploy/endpoints.production.yml with the PostgreSQL and Redis
+on this machine, every setting from the environment, progress in PostgreSQL too."""
+
+import uuid
+
+import pytest
+import redis
+from sqlalchemy import create_engine, text
+
+from actions.progress_store import ProgressStore
+from tests.conftest import POSTGRES_URL, PROJECT_ROOT
+from tests.servers import BotProcesses, reply_text
+
+
+@pytest.fixture(scope="module")
+def production_database():
+    """A database of its own on the local PostgreSQL, dropped afterwards."""
+    name = f"secondlook_e2e_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_URL, future=True, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    yield name
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def production_bot(tmp_path_factory, production_database):
+    env = {
+        "DB_HOST": "127.0.0.1",
+        "DB_PORT": "5432",
+        "DB_NAME": production_database,
+        "DB_USER": "postgres",
+        "DB_PASSWORD": "",
+        "REDIS_HOST": "127.0.0.1",
+        "REDIS_PORT": "6379",
+        "DATABASE_URL": f"postgresql+psycopg2://postgres@127.0.0.1:5432/{production_database}",
+    }
+    processes = BotProcesses(
+        tmp_path_factory.mktemp("production"), env=env, endpoints=PROJECT_ROOT / "deploy" / "endpoints.production.yml"
+    )
+    try:
+        yield processes.start()
+    finally:
+        processes.stop()
+
+
+def test_conversations_and_progress_go_to_postgresql(production_bot, production_database):
+    sender = f"prod-{uuid.uuid4().hex}"
+    assert "Step 1 of 5" in reply_text(production_bot.say(sender, "I doubt my diagnosis"))
+    production_bot.say(sender, '/report_progress{"journey_step":"ask_doctor"}')
+
+    database_url = production_bot.env["DATABASE_URL"]
+    engine = create_engine(database_url, future=True)
+    with engine.connect() as connection:
+        events = connection.execute(text("SELECT count(*) FROM events WHERE sender_id = :s"), {"s": sender}).scalar()
+    engine.dispose()
+    assert events > 5
+    assert ProgressStore(database_url).completed_steps(sender) == ["ask_doctor"]
+
+
+def test_the_lock_store_is_redis(production_bot):
+    sender = f"prod-{uuid.uuid4().hex}"
+    production_bot.say(sender, "hello")
+    keys = redis.Redis(host="127.0.0.1", port=6379).keys("secondlook*")
+    assert keys, "no lock was taken in Redis"
+
+
+def test_progress_survives_a_server_restart_in_production(production_bot):
+    sender = f"prod-{uuid.uuid4().hex}"
+    production_bot.say(sender, '/report_progress{"journey_step":"be_honest"}')
+    production_bot.stop_rasa_server()
+    production_bot.start_rasa_server()
+    assert "✅ 2. Be honest about why" in reply_text(production_bot.say(sender, "where am I?"))
