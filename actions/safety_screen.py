@@ -52,6 +52,9 @@ _RISK_KEYS = {"medical": Risk.MEDICAL, "self_harm": Risk.SELF_HARM}
 class Screening:
     risk: Risk
     rule: str | None  # id of the pattern that fired (never the message text); None when risk is NONE
+    # With risk NONE: id of a pattern that matched but was judged not happening now (past, hypothetical,
+    # figurative...). The NLU uses it to overrule the classifier's emergency net on a known near miss.
+    set_aside: str | None = None
 
 
 NO_RISK = Screening(Risk.NONE, None)
@@ -169,12 +172,13 @@ class SafetyScreen:
             return NO_RISK
         layout = self._layout(doc)
         cues = self._find_cues(doc, layout)
-        fired = [match for match in self._find_rules(doc) if self._counts(match, cues, layout)]
+        matched = self._find_rules(doc)
+        fired = [match for match in matched if self._counts(match, cues, layout)]
         for risk in _PRIORITY:
             for match in fired:
                 if match.rule.risk is risk:
                     return Screening(risk, match.rule.id)
-        return NO_RISK
+        return Screening(Risk.NONE, None, set_aside=matched[0].rule.id) if matched else NO_RISK
 
     def _capped(self, doc: Doc) -> Doc:
         # Long pastes (records, letters) only slow the screen down; a crisis is said up front.

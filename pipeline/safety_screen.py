@@ -1,6 +1,12 @@
-"""The safety screen as the last step of the NLU pipeline: when its deterministic patterns recognise an
-emergency or self-harm happening now, the message becomes `emergency` whatever the classifier said, so
-an ML miss can never suppress the emergency reply. The `emergency_kind` entity says which kind."""
+"""The safety screen as the last step of the NLU pipeline.
+
+- When its deterministic patterns recognise an emergency or self-harm happening now, the message
+  becomes `emergency` whatever the classifier said, so an ML miss can never suppress the emergency
+  reply. The `emergency_kind` entity says which kind.
+- The classifier's `emergency` intent stays as a second net for phrasings the patterns do not know,
+  but only when it is very sure and the screen did not recognise the message as a near miss (a past,
+  hypothetical or figurative mention): false alarms teach people to ignore the alarm.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +18,11 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.constants import SPACY_DOCS
+from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from actions.safety_screen import Risk, SafetyScreen, load_screen
+from actions.safety_screen import Risk, SafetyScreen, Screening, load_screen
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +32,17 @@ KIND_ENTITY = "emergency_kind"
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class SafetyScreenClassifier(GraphComponent):
-    def __init__(self, screen: SafetyScreen) -> None:
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {
+            # The classifier alone may raise the alarm only above this confidence.
+            "classifier_net_threshold": 0.9,
+            # When the classifier's emergency is overruled, its next guess must reach this, else fallback.
+            "fallback_threshold": 0.45,
+        }
+
+    def __init__(self, config: dict[str, Any], screen: SafetyScreen) -> None:
+        self._config = {**self.get_default_config(), **config}
         self._screen = screen
 
     @classmethod
@@ -36,19 +53,21 @@ class SafetyScreenClassifier(GraphComponent):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> SafetyScreenClassifier:
-        return cls(load_screen())
+        return cls(config, load_screen())
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
-            self._screen_message(message)
+            doc = message.get(SPACY_DOCS[TEXT])
+            screening = (
+                self._screen.screen_doc(doc) if doc is not None else self._screen.screen(message.get(TEXT) or "")
+            )
+            if screening.risk is not Risk.NONE:
+                self._raise_alarm(message, screening)
+            elif self._classifier_alarm_overruled(message, screening):
+                self._use_next_guess(message)
         return messages
 
-    def _screen_message(self, message: Message) -> None:
-        doc = message.get(SPACY_DOCS[TEXT])
-        text = message.get(TEXT) or ""
-        screening = self._screen.screen_doc(doc) if doc is not None else self._screen.screen(text)
-        if screening.risk is Risk.NONE:
-            return
+    def _raise_alarm(self, message: Message, screening: Screening) -> None:
         logger.info("safety screen: %s (rule %s)", screening.risk.value, screening.rule)
         verdict = {"name": EMERGENCY_INTENT, "confidence": 1.0}
         ranking = [item for item in message.get(INTENT_RANKING_KEY) or [] if item.get("name") != EMERGENCY_INTENT]
@@ -60,9 +79,35 @@ class SafetyScreenClassifier(GraphComponent):
                 "entity": KIND_ENTITY,
                 "value": screening.risk.value,
                 "start": 0,
-                "end": len(text),
+                "end": len(message.get(TEXT) or ""),
                 "extractor": type(self).__name__,
                 "rule": screening.rule,  # the pattern id, for the review log; never the text
             }
         )
         message.set(ENTITIES, entities, add_to_output=True)
+
+    def _classifier_alarm_overruled(self, message: Message, screening: Screening) -> bool:
+        """Whether the classifier says emergency but the screen knows better (or the classifier is unsure)."""
+        ranking = message.get(INTENT_RANKING_KEY) or []
+        emergency_confidence = next(
+            (item.get("confidence", 0.0) for item in ranking if item.get("name") == EMERGENCY_INTENT), 0.0
+        )
+        if (message.get(INTENT) or {}).get("name") != EMERGENCY_INTENT:
+            return False
+        if screening.set_aside:
+            logger.info("safety screen: classifier alarm overruled (near miss of rule %s)", screening.set_aside)
+            return True
+        return emergency_confidence < self._config["classifier_net_threshold"]
+
+    def _use_next_guess(self, message: Message) -> None:
+        ranking = [
+            item
+            for item in message.get(INTENT_RANKING_KEY) or []
+            if item.get("name") not in (EMERGENCY_INTENT, DEFAULT_NLU_FALLBACK_INTENT_NAME)
+        ]
+        best = ranking[0] if ranking else None
+        if best is None or best.get("confidence", 0.0) < self._config["fallback_threshold"]:
+            best = {"name": DEFAULT_NLU_FALLBACK_INTENT_NAME, "confidence": self._config["fallback_threshold"]}
+            ranking = [best, *ranking]
+        message.set(INTENT, best, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
