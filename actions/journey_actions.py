@@ -8,7 +8,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.journey import Journey, Step, load_journey
-from actions.replies import button, checklist_text, step_buttons
+from actions.replies import button, checklist_text, rehearsal_line, step_buttons
 from actions.store_access import with_store
 
 DomainDict = dict[str, Any]
@@ -155,5 +155,8 @@ class ActionShowProgress(Action):
         current = tracker.get_slot("current_step")
         upcoming = journey.next_step(current, completed)
         buttons = [button("What's next?", "next_step")] if upcoming else []
-        dispatcher.utter_message(text=checklist_text(journey, completed, current), buttons=buttons)
+        practised = with_store(None, lambda store: store.rehearsals(_sender(tracker)), [])
+        text = checklist_text(journey, completed, current) + rehearsal_line(practised)
+        buttons.append(button("Practise talking to my doctor", "start_rehearsal"))
+        dispatcher.utter_message(text=text, buttons=buttons)
         return [SlotSet("completed_steps", completed)]

@@ -13,7 +13,20 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, create_engine, delete, insert, select, text
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    delete,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -83,7 +96,21 @@ safety_events = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
-USER_TABLES = (completed_steps, step_history, notes, safety_events, journeys)
+# Each role-play the user practised: which situation, which doctor, how many lines, finished or stopped.
+rehearsals = Table(
+    "rehearsals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_key", String(64), nullable=False, index=True),
+    Column("scenario", String(32), nullable=False),
+    Column("temperament", String(32), nullable=False),
+    Column("lines", Integer, nullable=False),
+    Column("finished", Boolean, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+# journeys last: purge selects users by it.
+USER_TABLES = (completed_steps, step_history, notes, safety_events, rehearsals, journeys)
 
 
 def _now() -> datetime:
@@ -205,6 +232,34 @@ class ProgressStore:
                 for topic, body, at in connection.execute(query)
             ]
 
+    # --- rehearsals -----------------------------------------------------------------------------
+
+    def record_rehearsal(self, sender_id: str, scenario: str, temperament: str, lines: int, finished: bool) -> None:
+        key = self.user_key(sender_id)
+        row = {"user_key": key, "scenario": scenario, "temperament": temperament, "lines": lines}
+        with self.engine.begin() as connection:
+            self._touch(connection, key)
+            connection.execute(insert(rehearsals).values(**row, finished=finished, at=_now()))
+
+    def rehearsals(self, sender_id: str) -> list[dict]:
+        query = (
+            select(
+                rehearsals.c.scenario,
+                rehearsals.c.temperament,
+                rehearsals.c.lines,
+                rehearsals.c.finished,
+                rehearsals.c.at,
+            )
+            .where(rehearsals.c.user_key == self.user_key(sender_id))
+            .order_by(rehearsals.c.id)
+        )
+        with self.engine.connect() as connection:
+            return [
+                {"scenario": scenario, "temperament": temperament, "lines": lines, "finished": finished,
+                 "at": _as_utc(at).isoformat()}
+                for scenario, temperament, lines, finished, at in connection.execute(query)
+            ]  # fmt: skip
+
     # --- safety review log -----------------------------------------------------------------------
 
     def record_safety_event(self, sender_id: str, kind: str, source: str, rule: str | None = None) -> None:
@@ -245,6 +300,7 @@ class ProgressStore:
             ],
             "history": self.history(sender_id),
             "notes": self.notes(sender_id),
+            "rehearsals": self.rehearsals(sender_id),
             "safety_events": [{"kind": kind, "at": _as_utc(moment).isoformat()} for kind, moment in alerts],
         }
 

@@ -32,3 +32,12 @@ def checklist_text(journey: Journey, completed: list[str], current: str | None) 
     done = sum(1 for _, status in rows if status is Status.DONE)
     lines.append(f"{done} of {len(rows)} steps done.")
     return "\n".join(lines)
+
+
+def rehearsal_line(practised: list[dict]) -> str:
+    """One line for the checklist about the role-plays done so far ("" when none)."""
+    if not practised:
+        return ""
+    temperaments = sorted({item["temperament"] for item in practised})
+    times = "once" if len(practised) == 1 else f"{len(practised)} times"
+    return f"\n🎭 Practised the conversation {times} (doctors: {', '.join(temperaments)})."

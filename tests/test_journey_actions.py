@@ -157,3 +157,11 @@ async def test_a_dead_database_gets_an_honest_reply_and_the_slot_is_kept(dispatc
     events = await ActionShowProgress().run(dispatcher, tracker, domain)
     assert "couldn't reach your saved progress" in texts(dispatcher)[0]
     assert events == [SlotSet("completed_steps", ["ask_doctor"])]
+
+
+async def test_progress_shows_the_rehearsals_practised(dispatcher, domain, store):
+    store.record_rehearsal("user-1", "ask_opinion", "rushed", 4, True)
+    store.record_rehearsal("user-1", "referral", "supportive", 2, False)
+    await ActionShowProgress().run(dispatcher, make_tracker("ask_progress"), domain)
+    assert "Practised the conversation 2 times (doctors: rushed, supportive)." in texts(dispatcher)[0]
+    assert "/start_rehearsal" in payloads(dispatcher)

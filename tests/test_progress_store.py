@@ -103,7 +103,8 @@ def test_forget_deletes_every_row_of_that_user_only(any_store, sender):
         any_store.set_current_step(who, "be_honest")
     any_store.add_note(sender, "specialist", "Dr Rivera, university hospital")
     any_store.record_safety_event(sender, "medical_emergency", "screen")
-    assert any_store.forget(sender) == 5  # journey, step, history, note, safety event
+    any_store.record_rehearsal(sender, "ask_opinion", "rushed", 3, True)
+    assert any_store.forget(sender) == 6  # journey, step, history, note, safety event, rehearsal
     assert_nothing_left(any_store, sender)
     assert any_store.completed_steps(other) == ["ask_doctor"]
 
@@ -125,7 +126,7 @@ def test_postgres_really_is_postgres():
 def assert_nothing_left(store: ProgressStore, sender: str) -> None:
     key = store.user_key(sender)
     with store.engine.connect() as connection:
-        for table in ("journeys", "completed_steps", "step_history", "notes", "safety_events"):
+        for table in ("journeys", "completed_steps", "step_history", "notes", "safety_events", "rehearsals"):
             count = connection.execute(text(f"SELECT count(*) FROM {table} WHERE user_key = :k"), {"k": key}).scalar()
             assert count == 0, table
 
@@ -209,7 +210,7 @@ def test_migrations_run_up_from_empty_and_from_the_previous_revision(database_ur
     store = ProgressStore(database_url)  # opening the store applies the rest
     with engine.connect() as connection:
         assert {"step_history", "notes"} <= set(inspect(connection).get_table_names())
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
         assert connection.execute(text("SELECT count(*) FROM completed_steps")).scalar() == 1
     ProgressStore(database_url)  # and a second start is a no-op
     store.engine.dispose()
@@ -224,3 +225,14 @@ def test_the_models_match_the_migrations(database_url):
         context = MigrationContext.configure(connection)
         assert compare_metadata(context, metadata) == []
     engine.dispose()
+
+
+def test_rehearsals_are_recorded_in_order(any_store, sender):
+    any_store.record_rehearsal(sender, "ask_opinion", "supportive", 4, True)
+    any_store.record_rehearsal(sender, "defensive", "defensive", 1, False)
+    kept = any_store.rehearsals(sender)
+    assert [(r["scenario"], r["temperament"], r["lines"], r["finished"]) for r in kept] == [
+        ("ask_opinion", "supportive", 4, True),
+        ("defensive", "defensive", 1, False),
+    ]
+    assert any_store.export(sender)["rehearsals"] == kept

@@ -179,3 +179,62 @@ def test_medical_advice_is_refused_without_advice(bot, sender, question):
     bot.say(sender, "hi")
     reply = reply_text(bot.say(sender, question))
     assert "can't give a diagnosis, a dose or treatment advice" in reply
+
+
+def start_rehearsal(bot, sender: str, scenario: str, temperament: str) -> str:
+    payload = f'/start_rehearsal{{"rehearsal_scenario":"{scenario}","rehearsal_temperament":"{temperament}"}}'
+    return reply_text(bot.say(sender, payload))
+
+
+def tracker_slots(bot, sender: str) -> dict:
+    tracker = requests.get(f"{bot.url}/conversations/{sender}/tracker", params={"token": API_TOKEN}, timeout=10)
+    return tracker.json()["slots"]
+
+
+def test_a_whole_rehearsal_with_feedback_summary_and_progress(bot, sender):
+    bot.say(sender, "hi")
+    replies = bot.say(sender, "can I practise talking to my doctor?")
+    assert len(replies[-1]["buttons"]) == 3
+    assert "🩺 Doctor:" in start_rehearsal(bot, sender, "ask_opinion", "rushed")
+    assert tracker_slots(bot, sender)["rehearsal_active"] is True
+
+    reply = reply_text(bot.say(sender, "would a second opinion make sense here? I just need to be sure for my family"))
+    assert "🩺 Doctor:" in reply and "💬 Coach:" in reply
+    assert {"asks_opinion", "honest_reason"} <= set(tracker_slots(bot, sender)["line_assessment"])
+
+    # lines that sound like journey questions are still lines of the role-play
+    reply = reply_text(bot.say(sender, "could you recommend a specialist outside this hospital?"))
+    assert "🩺 Doctor:" in reply and "Step 3 of 5" not in reply
+
+    reply = reply_text(bot.say(sender, "stop"))
+    assert tracker_slots(bot, sender)["rehearsal_active"] is False
+    assert "🩺 Doctor:" not in reply
+
+    assert "Practised the conversation once (doctors: rushed)" in reply_text(bot.say(sender, "where am i"))
+
+
+def test_an_emergency_in_the_middle_of_a_rehearsal_wins(bot, sender):
+    bot.say(sender, "hi")
+    start_rehearsal(bot, sender, "defensive", "defensive")
+    bot.say(sender, "I'd like to understand why you're uncomfortable with it")
+    reply = reply_text(bot.say(sender, "i'm sorry i can't do this, i want to kill myself"))
+    assert EMERGENCY_MARK in reply and "988" in reply and "🩺 Doctor:" not in reply
+    slots = tracker_slots(bot, sender)
+    assert slots["rehearsal_active"] is False and slots["requested_slot"] is None
+    # and the next message is an ordinary turn again, not a line of the role-play
+    assert "Step 1 of 5" in reply_text(bot.say(sender, "I doubt my diagnosis"))
+
+
+def test_an_emergency_during_rehearsal_uses_the_locale_the_channel_asks_for(bot, sender):
+    bot.say(sender, "hi")
+    start_rehearsal(bot, sender, "referral", "supportive")
+    response = requests.post(
+        f"{bot.url}/webhooks/rest/webhook",
+        json={
+            "sender": sender,
+            "message": "my chest is crushing and my left arm is numb",
+            "metadata": {"locale": "en-GB"},
+        },
+        timeout=30,
+    )
+    assert "999" in reply_text(response.json())

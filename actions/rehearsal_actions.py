@@ -1,0 +1,158 @@
+"""The role-play: setting it up (what to practise, which doctor), each line of the user answered by the
+doctor and the coach, and the summary at the end. The engine is actions/rehearsal.py; these actions
+only move its state in and out of the `rehearsal_state` slot and record the outcome."""
+
+import hashlib
+from functools import cache
+from typing import Any
+
+import yaml
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ActiveLoop, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import rehearsal
+from actions.paths import CONTENT_DIR
+from actions.replies import button
+from actions.store_access import with_store
+
+SCENARIO_ENTITY = "rehearsal_scenario"
+TEMPERAMENT_ENTITY = "rehearsal_temperament"
+DOCTOR = "🩺 Doctor: "
+COACH = "💬 Coach: "
+
+
+@cache
+def flow_text() -> dict[str, str]:
+    return yaml.safe_load((CONTENT_DIR / "rehearsal_flow.yml").read_text(encoding="utf-8"))
+
+
+def _entity(tracker: Tracker, name: str, allowed: tuple[str, ...]) -> str | None:
+    values = [item.get("value") for item in tracker.latest_message.get("entities") or [] if item.get("entity") == name]
+    return next((value for value in values if value in allowed), None)
+
+
+def _variant(tracker: Tracker, turn: int) -> int:
+    """A stable choice among the reviewed variations: differs between users and between turns."""
+    return int(hashlib.sha256(tracker.sender_id.encode("utf-8", "surrogatepass")).hexdigest()[:8], 16) + turn
+
+
+def _state(tracker: Tracker) -> rehearsal.RehearsalState | None:
+    return rehearsal.RehearsalState.from_dict(tracker.get_slot("rehearsal_state"))
+
+
+class ActionStartRehearsal(Action):
+    """Asks what to practise and with which doctor (buttons), then opens the role-play."""
+
+    def name(self) -> str:
+        return "action_start_rehearsal"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        scenario = _entity(tracker, SCENARIO_ENTITY, rehearsal.SCENARIOS)
+        temperament = _entity(tracker, TEMPERAMENT_ENTITY, rehearsal.TEMPERAMENTS)
+        if scenario is None:
+            dispatcher.utter_message(
+                text=flow_text()["pick_scenario"],
+                buttons=[
+                    button(rehearsal.scenario_title(name), "start_rehearsal", **{SCENARIO_ENTITY: name})
+                    for name in rehearsal.SCENARIOS
+                ],
+            )
+            return [SlotSet("rehearsal_active", False)]
+        if temperament is None:
+            dispatcher.utter_message(
+                text=flow_text()["pick_temperament"],
+                buttons=[
+                    button(
+                        rehearsal.temperament_title(name),
+                        "start_rehearsal",
+                        **{SCENARIO_ENTITY: scenario, TEMPERAMENT_ENTITY: name},
+                    )
+                    for name in rehearsal.TEMPERAMENTS
+                ],
+            )
+            return [SlotSet("rehearsal_active", False)]
+
+        state = rehearsal.start(scenario, temperament)
+        dispatcher.utter_message(
+            text=flow_text()["begins"].format(
+                scenario=rehearsal.scenario_title(scenario).lower(),
+                temperament=rehearsal.temperament_title(temperament).lower(),
+            )
+        )
+        dispatcher.utter_message(text=DOCTOR + rehearsal.opening_line(state, _variant(tracker, 0)))
+        return [
+            SlotSet("rehearsal_state", state.to_dict()),
+            SlotSet("line_assessment", None),
+            SlotSet("rehearsal_line", None),
+            SlotSet("rehearsal_active", True),
+        ]
+
+
+class ValidateRehearsalForm(FormValidationAction):
+    """Each line of the user: assessed, answered by the doctor in character, coached in a sentence or two.
+    The slot is emptied after each line so that the form keeps listening, until the role-play is done."""
+
+    def name(self) -> str:
+        return "validate_rehearsal_form"
+
+    def validate_rehearsal_line(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> dict[str, Any]:
+        state = _state(tracker)
+        line = slot_value if isinstance(slot_value, str) else ""
+        if state is None:  # the state was lost (e.g. a restored old session): end cleanly
+            return {"rehearsal_line": line or "-", "rehearsal_state": None}
+        result = rehearsal.take_turn(state, line, _variant(tracker, len(state.turns) + 1))
+        dispatcher.utter_message(text=DOCTOR + result.doctor_reply)
+        dispatcher.utter_message(text=COACH + result.coaching)
+        assessment = list(result.state.turns[-1]) if result.state.turns else []
+        return {
+            "rehearsal_line": (line or "-") if result.finished else None,
+            "rehearsal_state": result.state.to_dict(),
+            "line_assessment": assessment,
+        }
+
+
+class ActionAskRehearsalLine(Action):
+    """The form's prompt for the next line: the doctor has just spoken, so only a quiet cue on the first turn."""
+
+    def name(self) -> str:
+        return "action_ask_rehearsal_line"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        state = _state(tracker)
+        if state is not None and not state.turns:
+            dispatcher.utter_message(text=flow_text()["your_turn"])
+        return []
+
+
+class ActionEndRehearsal(Action):
+    """The end of a role-play, finished or stopped: the summary, the outcome recorded, the flow closed."""
+
+    def name(self) -> str:
+        return "action_end_rehearsal"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        state = _state(tracker)
+        if state is None or not state.turns:
+            dispatcher.utter_message(text=flow_text()["stopped"])
+        else:
+            for message in rehearsal.summary(state):
+                dispatcher.utter_message(text=message)
+            finished = len(state.turns) >= rehearsal.MAX_TURNS or tracker.get_slot("requested_slot") is None
+            sender = tracker.sender_id
+            with_store(
+                None,
+                lambda store: store.record_rehearsal(
+                    sender, state.scenario, state.temperament, len(state.turns), finished
+                ),
+                None,
+            )
+        return [
+            ActiveLoop(None),
+            SlotSet("requested_slot", None),
+            SlotSet("rehearsal_active", False),
+            SlotSet("rehearsal_state", None),
+            SlotSet("rehearsal_line", None),
+        ]

@@ -1,0 +1,129 @@
+"""The role-play actions with real Rasa SDK objects: set-up by buttons, each line answered and coached,
+the end summarised and recorded."""
+
+from rasa_sdk.events import ActiveLoop, SlotSet
+
+from actions import rehearsal
+from actions.rehearsal_actions import (
+    ActionAskRehearsalLine,
+    ActionEndRehearsal,
+    ActionStartRehearsal,
+    ValidateRehearsalForm,
+)
+from tests.conftest import make_tracker, payloads, texts
+
+
+def setup_entities(**values: str) -> list[dict]:
+    return [{"entity": f"rehearsal_{name}", "value": value} for name, value in values.items()]
+
+
+async def test_start_offers_the_three_scenarios(dispatcher, domain):
+    events = await ActionStartRehearsal().run(dispatcher, make_tracker("start_rehearsal"), domain)
+    assert events == [SlotSet("rehearsal_active", False)]
+    assert payloads(dispatcher) == [
+        f'/start_rehearsal{{"rehearsal_scenario":"{name}"}}' for name in rehearsal.SCENARIOS
+    ]
+
+
+async def test_then_the_three_temperaments_keeping_the_scenario(dispatcher, domain):
+    tracker = make_tracker("start_rehearsal", entities=setup_entities(scenario="referral"))
+    await ActionStartRehearsal().run(dispatcher, tracker, domain)
+    assert payloads(dispatcher) == [
+        f'/start_rehearsal{{"rehearsal_scenario":"referral","rehearsal_temperament":"{name}"}}'
+        for name in rehearsal.TEMPERAMENTS
+    ]
+
+
+async def test_an_unknown_choice_is_asked_again(dispatcher, domain):
+    tracker = make_tracker("start_rehearsal", entities=setup_entities(scenario="<script>"))
+    events = await ActionStartRehearsal().run(dispatcher, tracker, domain)
+    assert events == [SlotSet("rehearsal_active", False)]
+    assert len(payloads(dispatcher)) == len(rehearsal.SCENARIOS)
+
+
+async def test_once_chosen_the_doctor_opens(dispatcher, domain):
+    tracker = make_tracker("start_rehearsal", entities=setup_entities(scenario="ask_opinion", temperament="rushed"))
+    events = await ActionStartRehearsal().run(dispatcher, tracker, domain)
+    slots = {event["name"]: event["value"] for event in events}
+    assert slots["rehearsal_active"] is True
+    state = rehearsal.RehearsalState.from_dict(slots["rehearsal_state"])
+    assert (state.scenario, state.temperament, state.turns) == ("ask_opinion", "rushed", [])
+    assert "rushed doctor" in texts(dispatcher)[0]
+    assert texts(dispatcher)[1].startswith("🩺 Doctor: ")
+
+
+def running(state: rehearsal.RehearsalState, line: str):
+    return make_tracker(
+        "doubt_diagnosis",
+        text=line,
+        slots={"rehearsal_state": state.to_dict(), "rehearsal_active": True, "requested_slot": "rehearsal_line"},
+    )
+
+
+async def test_a_line_is_answered_and_coached_and_the_form_keeps_listening(dispatcher, domain):
+    state = rehearsal.start("ask_opinion", "supportive")
+    line = "Would a second opinion make sense here? I just want peace of mind."
+    result = ValidateRehearsalForm().validate_rehearsal_line(line, dispatcher, running(state, line), domain)
+    assert result["rehearsal_line"] is None
+    assert {"asks_opinion", "honest_reason"} <= set(result["line_assessment"])
+    assert rehearsal.RehearsalState.from_dict(result["rehearsal_state"]).turns == [result["line_assessment"]]
+    doctor, coach = texts(dispatcher)
+    assert doctor.startswith("🩺 Doctor: ") and coach.startswith("💬 Coach: ")
+
+
+async def test_the_role_play_finishes_after_the_last_line(dispatcher, domain):
+    state = rehearsal.start("ask_opinion", "defensive")
+    result = {}
+    for _ in range(rehearsal.MAX_TURNS):
+        line = "you clearly got this wrong, I'm going elsewhere"
+        result = ValidateRehearsalForm().validate_rehearsal_line(line, dispatcher, running(state, line), domain)
+        state = rehearsal.RehearsalState.from_dict(result["rehearsal_state"])
+        if result["rehearsal_line"] is not None:
+            break
+    assert result["rehearsal_line"] is not None, "the form never finished"
+    assert "accusatory" in result["line_assessment"]
+    assert 1 <= len(state.turns) <= rehearsal.MAX_TURNS
+
+
+async def test_a_lost_state_ends_the_role_play_cleanly(dispatcher, domain):
+    tracker = make_tracker("doubt_diagnosis", text="hello", slots={"rehearsal_state": {"garbage": 1}})
+    result = ValidateRehearsalForm().validate_rehearsal_line("hello", dispatcher, tracker, domain)
+    assert result["rehearsal_line"] and result["rehearsal_state"] is None
+
+
+async def test_the_first_prompt_cues_the_user_then_stays_quiet(dispatcher, domain):
+    fresh = rehearsal.start("referral", "supportive")
+    await ActionAskRehearsalLine().run(dispatcher, running(fresh, ""), domain)
+    assert len(dispatcher.messages) == 1
+    dispatcher.messages.clear()
+    fresh.turns.append(["asks_opinion"])
+    await ActionAskRehearsalLine().run(dispatcher, running(fresh, ""), domain)
+    assert dispatcher.messages == []
+
+
+async def test_the_end_summarises_records_and_closes(dispatcher, domain, store):
+    state = rehearsal.start("ask_opinion", "supportive")
+    state.turns.extend([["asks_opinion", "honest_reason"], ["requests_referral"]])
+    tracker = make_tracker(
+        "stop_rehearsal", slots={"rehearsal_state": state.to_dict(), "requested_slot": "rehearsal_line"}
+    )
+    events = await ActionEndRehearsal().run(dispatcher, tracker, domain)
+    assert events[0] == ActiveLoop(None)
+    assert SlotSet("rehearsal_active", False) in events and SlotSet("rehearsal_state", None) in events
+    assert texts(dispatcher) == rehearsal.summary(state)
+    [kept] = store.rehearsals("user-1")
+    assert (kept["scenario"], kept["temperament"], kept["lines"], kept["finished"]) == (
+        "ask_opinion",
+        "supportive",
+        2,
+        False,
+    )
+
+
+async def test_stopping_before_any_line_records_nothing(dispatcher, domain, store):
+    state = rehearsal.start("ask_opinion", "supportive")
+    await ActionEndRehearsal().run(
+        dispatcher, make_tracker("stop_rehearsal", slots={"rehearsal_state": state.to_dict()}), domain
+    )
+    assert "stopped practising" in texts(dispatcher)[0]
+    assert store.rehearsals("user-1") == []
