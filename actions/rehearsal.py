@@ -49,7 +49,7 @@ START_TENSION = {"supportive": 0, "rushed": 1, "defensive": 2}
 CALM = 1
 # Which doctor replies count as "the scenario's goal was reached" (the rehearsal can end there).
 GOALS = {
-    "ask_opinion": {"opinion_yes", "referral_yes"},
+    "ask_opinion": {"opinion_yes", "referral_yes", "why_open"},
     "referral": {"referral_yes"},
     "defensive": {"why_open", "opinion_yes", "referral_yes"},
 }
@@ -206,7 +206,7 @@ _TYPOS = {
 _WORD = re.compile(r"[A-Za-z0-9']+")
 
 
-def normalise(text: str) -> str:
+def _normalise(text: str) -> str:
     """Printable, length-capped text with common chat spellings fixed and a capital first letter."""
     text = _CONTROL.sub(" ", str(text)).replace("’", "'")
     if len(text) > MAX_CHARS:
@@ -247,7 +247,7 @@ RECORD_NOUNS = (
     "record note result scan image file chart report slide imaging x-ray mri pathology history paperwork test biopsy"
 ).split()
 TRANSFER_LEMMAS = (
-    "send forward transfer share pass copy release email fax provide give get have access request obtain"
+    "send forward transfer share pass copy release email fax provide give get have access request obtain go move"
 ).split()
 CERTAINTY = "sure certain confident positive convinced comfortable reassured settled".split()
 DOUBT_WORDS = "unsure uncertain doubt".split()
@@ -310,8 +310,14 @@ def _token_patterns() -> dict[str, list[list[dict]]]:
             [mods, adjs, hyphen, {"LOWER": {"REGEX": r"^\w+(ologist|ician)s?$"}}],
             [{"LOWER": {"IN": SOMEONE + ["somewhere"]}}, {"LOWER": "else"}],
             [{"LOWER": "elsewhere"}],
-            [{"LOWER": {"IN": ["university", "teaching", "academic"]}}, {"LEMMA": {"IN": ["hospital", "clinic", "centre", "center"]}}],
-            [{"LEMMA": {"IN": ["switch", "change"]}}, {"LOWER": {"IN": ["doctor", "doctors", "physician", "physicians", "gp", "gps"]}}],
+            [
+                {"LOWER": {"IN": ["university", "teaching", "academic"]}},
+                {"LEMMA": {"IN": ["hospital", "clinic", "centre", "center"]}},
+            ],
+            [
+                {"LEMMA": {"IN": ["switch", "change"]}},
+                {"LOWER": {"IN": ["doctor", "doctors", "physician", "physicians", "gp", "gps"]}},
+            ],
         ],
         # Weaker hints that only count together with a word asking for the doctor's judgement.
         "SO_WEAK": [
@@ -389,7 +395,12 @@ def _token_patterns() -> dict[str, list[list[dict]]]:
             [{"LOWER": "for"}, {"LOWER": {"IN": ["sure", "certain"]}}],
             [{"LOWER": "for"}, {"LOWER": "my"}, {"LOWER": "own"}, {"LEMMA": {"IN": ["sake", "good"]}}],
             [{"LOWER": "my"}, {"LEMMA": "option"}],
-            [{"LEMMA": {"IN": ["make", "get"]}}, {"LOWER": "the"}, {"LOWER": "right"}, {"LEMMA": {"IN": ["choice", "decision", "call"]}}],
+            [
+                {"LEMMA": {"IN": ["make", "get"]}},
+                {"LOWER": "the"},
+                {"LOWER": "right"},
+                {"LEMMA": {"IN": ["choice", "decision", "call"]}},
+            ],
             [{"LEMMA": "get"}, {"LOWER": {"IN": ["this", "it"]}}, {"LOWER": "right"}],
             [
                 {"LOWER": {"IN": ["my", "our"]}},
@@ -513,7 +524,9 @@ def _dependency_patterns() -> dict[str, list[list[dict]]]:
         # "could you recommend someone", "do you know a good specialist"
         "RECOMMEND": [
             [{"RIGHT_ID": "verb", "RIGHT_ATTRS": {"LEMMA": {"IN": ["recommend", "suggest", "know", "name", "point"]}}}]
-            + [_child("person", {"DEP": {"IN": ["dobj", "pobj", "nsubjpass"]}, "LEMMA": {"IN": PERSON_NOUNS}}, ">>")]
+            + [_child("person", {"DEP": {"IN": ["dobj", "pobj", "nsubjpass"]}, "LEMMA": {"IN": PERSON_NOUNS}}, ">>")],
+            [{"RIGHT_ID": "verb", "RIGHT_ATTRS": {"LEMMA": {"IN": ["recommend", "suggest", "know", "name", "point"]}}}]
+            + [_child("person", {"DEP": {"IN": ["dobj", "pobj"]}, "LOWER": {"REGEX": r"(ologist|ician)s?$"}}, ">>")],
         ],
         # "is there anyone you'd recommend" (the verb sits in a relative clause on the person)
         "RECOMMEND_REL": [
@@ -744,10 +757,7 @@ def _announced_span(span: Span) -> bool:
         break
     else:
         return False
-    for verb in verbs:
-        if _negated(verb) or _conditional(verb) or _tentative(verb, span):
-            return False
-    return True
+    return not any(_negated(verb) or _conditional(verb) or _tentative(verb, span) for verb in verbs)
 
 
 def _finite(verb: Token) -> bool:
@@ -787,7 +797,13 @@ def _asks_why(facts: _Facts) -> bool:
         return True
     if not facts.question_like:
         return False
-    return any(not _first_person_feeling(span.root) for span in facts.concepts.get("REACTION", []))
+    if any(not _first_person_feeling(span.root) for span in facts.concepts.get("REACTION", [])):
+        return True
+    # "Is there a reason you'd prefer I didn't?": a reason the doctor holds.
+    return any(
+        token.lemma_ == "reason" and any(_is_you(child) and child.dep_ == "nsubj" for child in token.subtree)
+        for token in facts.sent
+    )
 
 
 def _first_person_feeling(token: Token) -> bool:
@@ -806,10 +822,9 @@ def _referral(facts: _Facts) -> bool:
     for (verb,) in facts.deps.get("REFER", []):
         if request and not _negated(verb) and verb.tag_ != "VBD":
             return True
-    for label in ("RECOMMEND", "RECOMMEND_REL"):
-        if facts.question_like or request:
-            if any(not _negated(match[0]) for match in facts.deps.get(label, [])):
-                return True
+    recommendations = facts.deps.get("RECOMMEND", []) + facts.deps.get("RECOMMEND_REL", [])
+    if request and any(not _negated(match[0]) for match in recommendations):
+        return True
     if facts.question and _wh_recommendation(facts.sent):
         return True
     return request and any(not _negated(match[0]) for match in facts.deps.get("RECORDS", []))
@@ -843,22 +858,29 @@ def _reasons(facts: _Facts) -> list[Token]:
     """Anchor tokens of honest personal reasons (certainty, peace of mind, fear, seriousness, family)."""
     anchors = [span.root for label in ("PEACE", "FAMILY") for span in facts.concepts.get(label, [])]
     anchors += [span.root for span in facts.concepts.get("SERIOUS", []) if not _negated(_clause_verb(span.root))]
-    for token in facts.sent:
-        lemma = token.lemma_.lower()
-        if lemma in CERTAINTY and _wants_certainty(token):
-            anchors.append(token)
-        elif lemma in EMOTION and _feels(token):
-            anchors.append(token)
-        elif lemma in DOUBT_WORDS and token.pos_ == "ADJ" and _is_first_person(_subject(_clause_verb(token))):
-            anchors.append(token)
-        elif token.dep_ == "mark" and token.lower_ in ("because", "since", "cause"):
-            verb = token.head
-            if _is_first_person(_subject(verb)) and not _negated(verb):
-                anchors.append(token)
-        elif lemma in SERIOUS_ADJ and token.dep_ == "acomp" and _subject(_clause_verb(token)) is not None:
-            if _subject(_clause_verb(token)).lower_ in ("this", "it", "that") and not _negated(_clause_verb(token)):
-                anchors.append(token)
+    anchors += [token for token in facts.sent if _reason_word(token)]
+    if facts.question_like or facts.hedged:
+        return anchors  # "for my peace of mind, could you refer me?" is a reason attached to a request
     return [anchor for anchor in anchors if not _about_you(anchor)]
+
+
+def _reason_word(token: Token) -> bool:
+    """One word that carries a reason: wanting certainty, a feeling, honest doubt, a "because I ..."
+    clause, or "this is serious"."""
+    lemma = token.lemma_.lower()
+    verb = _clause_verb(token)
+    if lemma in CERTAINTY:
+        return _wants_certainty(token)
+    if lemma in EMOTION:
+        return _feels(token)
+    if lemma in DOUBT_WORDS and token.pos_ == "ADJ":
+        return _is_first_person(_subject(verb))
+    if token.dep_ == "mark" and token.lower_ in ("because", "since", "cause"):
+        return _is_first_person(_subject(token.head)) and not _negated(token.head)
+    if lemma in SERIOUS_ADJ and token.dep_ == "acomp":
+        subject = _subject(verb)
+        return subject is not None and subject.lower_ in ("this", "it", "that") and not _negated(verb)
+    return False
 
 
 def _wants_certainty(token: Token) -> bool:
@@ -910,7 +932,7 @@ def _asks_opinion(facts: _Facts, line_has_so: bool, why: bool, referral: bool) -
 
 def assess_line(text: str) -> LineAssessment:
     """Tag one rehearsal line; never raises on odd input (empty, huge, binary)."""
-    clean = normalise(text or "")
+    clean = _normalise(text or "")
     if not any(char.isalpha() for char in clean):
         return LineAssessment((), "?" in clean, False, False)
     facts = _sentence_facts(_parse(clean))
@@ -944,7 +966,7 @@ def assess_line(text: str) -> LineAssessment:
 
 
 @cache
-def load_content(path: Path = CONTENT_PATH) -> dict[str, Any]:
+def _content(path: Path = CONTENT_PATH) -> dict[str, Any]:
     """The reviewed texts; checked once so a missing key fails at start-up, not mid-conversation."""
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     _check_content(data)
@@ -975,12 +997,12 @@ def _pick(options: list[str] | str, variant: int) -> str:
 
 def scenario_title(scenario: str) -> str:
     _require(scenario, SCENARIOS, "scenario")
-    return load_content()["scenarios"][scenario]["title"]
+    return _content()["scenarios"][scenario]["title"]
 
 
 def temperament_title(temperament: str) -> str:
     _require(temperament, TEMPERAMENTS, "temperament")
-    return load_content()["temperaments"][temperament]["title"]
+    return _content()["temperaments"][temperament]["title"]
 
 
 def _require(name: str, allowed: Iterable[str], kind: str) -> None:
@@ -1003,7 +1025,7 @@ def start(scenario: str, temperament: str) -> RehearsalState:
 
 
 def opening_line(state: RehearsalState, variant: int) -> str:
-    return _pick(load_content()["openings"][state.scenario][state.temperament], variant)
+    return _pick(_content()["openings"][state.scenario][state.temperament], variant)
 
 
 def _tension_change(assessment: LineAssessment, temperament: str) -> int:
@@ -1019,7 +1041,8 @@ def _tension_change(assessment: LineAssessment, temperament: str) -> int:
         "asks_why" in tags,
         assessment.hedged and bool(tags & {"asks_opinion", "requests_referral", "asks_why"}),
     ]
-    return -min(2, sum(calming))
+    # A defensive doctor comes round one step at a time, however good the line.
+    return -min(1 if temperament == "defensive" else 2, sum(calming))
 
 
 def _situation(tags: set[str], scenario: str, tension: int) -> str:
@@ -1047,13 +1070,13 @@ def take_turn(state: RehearsalState, line: str, variant: int) -> TurnResult:
     new_state = RehearsalState(state.scenario, state.temperament, tension, turns)
     situation = _situation(set(assessment.tags), state.scenario, tension)
     reached = situation in GOALS[state.scenario]
-    reply = _pick(load_content()["replies"][state.temperament][situation], variant)
+    reply = _pick(_content()["replies"][state.temperament][situation], variant)
     coaching = _coaching(assessment, state, reached, variant)
     return TurnResult(reply, coaching, new_state, reached or len(turns) >= MAX_TURNS)
 
 
 def _coaching(assessment: LineAssessment, state: RehearsalState, reached: bool, variant: int) -> str:
-    texts = load_content()["coaching"]
+    texts = _content()["coaching"]
     tags = set(assessment.tags)
     better = texts["try"].format(phrasing=_pick(texts["better"][state.scenario], variant))
     for problem in ("accusatory", "announces"):
@@ -1076,9 +1099,11 @@ def _coaching(assessment: LineAssessment, state: RehearsalState, reached: bool, 
 
 def summary(state: RehearsalState) -> list[str]:
     """End-of-rehearsal messages: what went well, what to practise, a script, and another go."""
-    texts = load_content()["summary"]
+    texts = _content()["summary"]
     used = {tag for turn in state.turns for tag in turn}
-    did_well = [_pick(texts["did_well"][tag], 0) for tag in GOOD_TAGS if tag in used] or [
+    # The scenario's own skills come first: only two points fit in a chat-sized message.
+    ranked = list(dict.fromkeys((*KEY_TAGS[state.scenario], *GOOD_TAGS)))
+    did_well = [_pick(texts["did_well"][tag], 0) for tag in ranked if tag in used] or [
         _pick(texts["did_well"]["nothing"], 0)
     ]
     practise = [_pick(texts["practise"][tag], 0) for tag in ("accusatory", "announces") if tag in used]
@@ -1090,14 +1115,14 @@ def summary(state: RehearsalState) -> list[str]:
         " ".join([texts["did_well"]["intro"].strip(), *did_well[:2]]),
         " ".join([texts["practise"]["intro"].strip(), *practise[:2]]),
         _script(state.scenario, used),
-        texts["offer"].strip().format(temperament=load_content()["temperaments"][next_temperament]["in_sentence"]),
+        texts["offer"].strip().format(temperament=_content()["temperaments"][next_temperament]["in_sentence"]),
     ]
 
 
 def _script(scenario: str, used: set[str]) -> str:
     """A short script from reviewed pieces: a reassurance first if they accused or announced, then the
     scenario's pieces in a natural order."""
-    texts = load_content()["summary"]["script"]
+    texts = _content()["summary"]["script"]
     missed = [tag for tag in KEY_TAGS[scenario] if tag not in used]
     pieces = [texts["pieces"]["reassure"]] if used & {"accusatory", "announces"} else []
     pieces += [texts["pieces"][tag] for tag in texts["order"][scenario]]

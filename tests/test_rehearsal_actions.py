@@ -61,11 +61,11 @@ def running(state: rehearsal.RehearsalState, line: str):
 
 
 async def test_a_line_is_answered_and_coached_and_the_form_keeps_listening(dispatcher, domain):
-    state = rehearsal.start("ask_opinion", "supportive")
-    line = "Would a second opinion make sense here? I just want peace of mind."
+    state = rehearsal.start("ask_opinion", "defensive")
+    line = "I am really worried about this, it is a big diagnosis for my family"  # a reason, but no question yet
     result = ValidateRehearsalForm().validate_rehearsal_line(line, dispatcher, running(state, line), domain)
     assert result["rehearsal_line"] is None
-    assert {"asks_opinion", "honest_reason"} <= set(result["line_assessment"])
+    assert result["line_assessment"] == ["honest_reason"]
     assert rehearsal.RehearsalState.from_dict(result["rehearsal_state"]).turns == [result["line_assessment"]]
     doctor, coach = texts(dispatcher)
     assert doctor.startswith("🩺 Doctor: ") and coach.startswith("💬 Coach: ")
@@ -127,3 +127,10 @@ async def test_stopping_before_any_line_records_nothing(dispatcher, domain, stor
     )
     assert "stopped practising" in texts(dispatcher)[0]
     assert store.rehearsals("user-1") == []
+
+
+async def test_reaching_the_goal_early_finishes_the_role_play(dispatcher, domain):
+    state = rehearsal.start("ask_opinion", "supportive")
+    line = "Would a second opinion make sense here? I just want peace of mind."
+    result = ValidateRehearsalForm().validate_rehearsal_line(line, dispatcher, running(state, line), domain)
+    assert result["rehearsal_line"] == line

@@ -198,9 +198,9 @@ def test_a_whole_rehearsal_with_feedback_summary_and_progress(bot, sender):
     assert "🩺 Doctor:" in start_rehearsal(bot, sender, "ask_opinion", "rushed")
     assert tracker_slots(bot, sender)["rehearsal_active"] is True
 
-    reply = reply_text(bot.say(sender, "would a second opinion make sense here? I just need to be sure for my family"))
+    reply = reply_text(bot.say(sender, "I am really worried about this, it is a big diagnosis for my family"))
     assert "🩺 Doctor:" in reply and "💬 Coach:" in reply
-    assert {"asks_opinion", "honest_reason"} <= set(tracker_slots(bot, sender)["line_assessment"])
+    assert tracker_slots(bot, sender)["line_assessment"] == ["honest_reason"]
 
     # lines that sound like journey questions are still lines of the role-play
     reply = reply_text(bot.say(sender, "could you recommend a specialist outside this hospital?"))
@@ -216,7 +216,7 @@ def test_a_whole_rehearsal_with_feedback_summary_and_progress(bot, sender):
 def test_an_emergency_in_the_middle_of_a_rehearsal_wins(bot, sender):
     bot.say(sender, "hi")
     start_rehearsal(bot, sender, "defensive", "defensive")
-    bot.say(sender, "I'd like to understand why you're uncomfortable with it")
+    assert "🩺 Doctor:" in reply_text(bot.say(sender, "I am really worried about this, it is a big diagnosis for me"))
     reply = reply_text(bot.say(sender, "i'm sorry i can't do this, i want to kill myself"))
     assert EMERGENCY_MARK in reply and "988" in reply and "🩺 Doctor:" not in reply
     slots = tracker_slots(bot, sender)
