@@ -8,7 +8,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.journey import Journey, Step, load_journey
-from actions.replies import button, checklist_text, rehearsal_line, step_buttons
+from actions.replies import button, checklist_text, progress_payload, rehearsal_line, step_buttons
 from actions.store_access import with_store
 
 DomainDict = dict[str, Any]
@@ -54,6 +54,8 @@ class ActionGiveStepAdvice(Action):
         for piece in pieces[:-1]:
             dispatcher.utter_message(text=piece.as_message())
         dispatcher.utter_message(text=pieces[-1].as_message(), buttons=step_buttons(step))
+        completed = journey.in_order(tracker.get_slot("completed_steps") or [])
+        dispatcher.utter_message(json_message=progress_payload(journey, completed, step.id))
         return _enter_step(tracker, step)
 
 
@@ -79,6 +81,7 @@ class ActionNextStep(Action):
         for piece in step.advice[:-1]:
             dispatcher.utter_message(text=piece.as_message())
         dispatcher.utter_message(text=step.advice[-1].as_message(), buttons=step_buttons(step))
+        dispatcher.utter_message(json_message=progress_payload(journey, completed, step.id))
         return [SlotSet("completed_steps", completed), *_enter_step(tracker, step)]
 
 
@@ -118,6 +121,7 @@ class ActionReportProgress(Action):
             text += " You've completed the whole journey."
             buttons = [button("Show my progress", "ask_progress")]
         dispatcher.utter_message(text=text, buttons=buttons)
+        dispatcher.utter_message(json_message=progress_payload(journey, completed, tracker.get_slot("current_step")))
         return [SlotSet("completed_steps", completed)]
 
     @staticmethod
@@ -159,4 +163,5 @@ class ActionShowProgress(Action):
         text = checklist_text(journey, completed, current) + rehearsal_line(practised)
         buttons.append(button("Practise talking to my doctor", "start_rehearsal"))
         dispatcher.utter_message(text=text, buttons=buttons)
+        dispatcher.utter_message(json_message=progress_payload(journey, completed, current))
         return [SlotSet("completed_steps", completed)]

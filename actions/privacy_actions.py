@@ -9,6 +9,7 @@ from rasa_sdk.events import AllSlotsReset
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.journey import load_journey
+from actions.replies import custom_payload
 from actions.store_access import with_store
 
 CONVERSATION_EVENTS = ("user", "bot")
@@ -44,7 +45,7 @@ class ActionShowMyData(Action):
             "Say “delete my data” at any time to erase all of it.",
         ]
         dispatcher.utter_message(text="\n".join(lines))
-        dispatcher.utter_message(json_message={"type": "data_export", "data": document})
+        dispatcher.utter_message(json_message=custom_payload("data_export", document=document))
         dispatcher.utter_message(text="The same as a JSON document:\n" + json.dumps(document, indent=2))
         return []
 

@@ -41,3 +41,23 @@ def rehearsal_line(practised: list[dict]) -> str:
     temperaments = sorted({item["temperament"] for item in practised})
     times = "once" if len(practised) == 1 else f"{len(practised)} times"
     return f"\n🎭 Practised the conversation {times} (doctors: {', '.join(temperaments)})."
+
+
+def custom_payload(kind: str, **fields) -> dict:
+    """A machine-readable message for clients that can show more than text (the web chat).
+
+    Wrapped in "data" because Rasa's socket.io channel passes the payload's keys to `emit`.
+    Text-only channels ignore it; the same information is always in a text message too.
+    """
+    return {"data": {"type": kind, **fields}}
+
+
+def progress_payload(journey: Journey, completed: list[str], current: str | None) -> dict:
+    """The journey stepper's state: every step with its status."""
+    return custom_payload(
+        "journey_progress",
+        steps=[
+            {"id": step.id, "number": step.number, "title": step.title, "status": status.value}
+            for step, status in journey.checklist(completed, current)
+        ],
+    )

@@ -45,7 +45,10 @@ class ActionHandleEmergency(Action):
         sender = tracker.sender_id
         with_store(None, lambda store: store.record_safety_event(sender, kind or "unclear", source, rule), None)
 
-        events: list = [SlotSet("rehearsal_active", False), SlotSet("line_assessment", None)]
-        if tracker.active_loop.get("name"):
-            events.insert(0, ActiveLoop(None))
-        return events
+        # Always close any loop (role-play, form): harmless when none runs, and the rules rely on it.
+        return [
+            ActiveLoop(None),
+            SlotSet("requested_slot", None),
+            SlotSet("rehearsal_active", False),
+            SlotSet("line_assessment", None),
+        ]

@@ -8,6 +8,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.journey import load_journey
 from actions.locale import current_locale
+from actions.replies import progress_payload
 from actions.store_access import with_store
 
 
@@ -29,5 +30,6 @@ class ActionSessionStart(Action):
         if journey.has_step(current):
             events.append(SlotSet("current_step", current))
         dispatcher.utter_message(text=current_locale().disclaimer)
+        dispatcher.utter_message(json_message=progress_payload(journey, journey.in_order(completed), current))
         events.append(ActionExecuted("action_listen"))
         return events

@@ -76,7 +76,14 @@ def make_tracker(
 
 
 def texts(dispatcher: CollectingDispatcher) -> list[str]:
-    return [message.get("text") or "" for message in dispatcher.messages]
+    """The text messages sent (machine-readable custom payloads left out)."""
+    return [message["text"] for message in dispatcher.messages if message.get("text")]
+
+
+def customs(dispatcher: CollectingDispatcher, kind: str) -> list[dict]:
+    """The custom payloads of one kind that were sent."""
+    payloads = [(message.get("custom") or {}).get("data") or {} for message in dispatcher.messages]
+    return [payload for payload in payloads if payload.get("type") == kind]
 
 
 def payloads(dispatcher: CollectingDispatcher) -> list[str]:

@@ -47,7 +47,9 @@ def wait_until(check, timeout: float, what: str) -> None:
 class BotProcesses:
     """An action server and a Rasa server sharing a temporary tracker store and progress database."""
 
-    def __init__(self, workdir: Path, env: dict | None = None, endpoints: Path | None = None):
+    def __init__(
+        self, workdir: Path, env: dict | None = None, endpoints: Path | None = None, credentials: Path | None = None
+    ):
         self.workdir = workdir
         self.action_port = free_port()
         self.rasa_port = free_port()
@@ -59,6 +61,7 @@ class BotProcesses:
             **(env or {}),
         }
         self.env.setdefault("ACTION_SERVER_URL", f"http://127.0.0.1:{self.action_port}/webhook")
+        self.credentials = credentials or PROJECT_ROOT / "credentials.yml"
         self.tracker_db = workdir / "tracker.db"
         self.endpoints = endpoints or workdir / "endpoints.yml"
         if endpoints is None:
@@ -90,7 +93,7 @@ class BotProcesses:
                 str(VENV_BIN / "rasa"), "run", "--model", str(trained_model()),
                 "--interface", "127.0.0.1", "--port", str(self.rasa_port),
                 "--enable-api", "--auth-token", API_TOKEN,
-                "--credentials", "credentials.yml", "--endpoints", str(self.endpoints),
+                "--credentials", str(self.credentials), "--endpoints", str(self.endpoints),
             ],
             "rasa.log",
         )  # fmt: skip

@@ -8,7 +8,7 @@ from sqlalchemy.exc import OperationalError
 from actions import progress_store
 from actions.journey import load_journey
 from actions.journey_actions import ActionGiveStepAdvice, ActionNextStep, ActionReportProgress, ActionShowProgress
-from tests.conftest import make_tracker, payloads, texts
+from tests.conftest import customs, make_tracker, payloads, texts
 
 STEP_ENTITY = "journey_step"
 
@@ -165,3 +165,17 @@ async def test_progress_shows_the_rehearsals_practised(dispatcher, domain, store
     await ActionShowProgress().run(dispatcher, make_tracker("ask_progress"), domain)
     assert "Practised the conversation 2 times (doctors: rushed, supportive)." in texts(dispatcher)[0]
     assert "/start_rehearsal" in payloads(dispatcher)
+
+
+async def test_journey_replies_carry_the_stepper_state_for_rich_clients(dispatcher, domain, store):
+    store.mark_done("user-1", "ask_doctor")
+    tracker = make_tracker("ask_records", slots={"completed_steps": ["ask_doctor"]})
+    await ActionGiveStepAdvice().run(dispatcher, tracker, domain)
+    [progress] = customs(dispatcher, "journey_progress")
+    assert [(step["id"], step["status"]) for step in progress["steps"]] == [
+        ("ask_doctor", "done"),
+        ("be_honest", "todo"),
+        ("outside_network", "current"),
+        ("move_on", "next"),
+        ("after_opinion", "todo"),
+    ]

@@ -1,6 +1,7 @@
 """The production configuration for real: deploy/endpoints.production.yml with the PostgreSQL and Redis
 on this machine, every setting from the environment, progress in PostgreSQL too."""
 
+import time
 import uuid
 
 import pytest
@@ -61,10 +62,21 @@ def test_conversations_and_progress_go_to_postgresql(production_bot, production_
 
 
 def test_the_lock_store_is_redis(production_bot):
+    """Each turn takes and releases its conversation's lock in Redis: watch the key events."""
+    client = redis.Redis(host="127.0.0.1", port=6379)
+    client.config_set("notify-keyspace-events", "KA")
+    watcher = client.pubsub()
+    watcher.psubscribe("__keyspace@*__:secondlook*")  # Rasa uses Redis db 1 by default
     sender = f"prod-{uuid.uuid4().hex}"
     production_bot.say(sender, "hello")
-    keys = redis.Redis(host="127.0.0.1", port=6379).keys("secondlook*")
-    assert keys, "no lock was taken in Redis"
+    seen = []
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and len(seen) < 2:
+        message = watcher.get_message(timeout=0.5)
+        if message and message["type"] == "pmessage":
+            seen.append((message["channel"].decode(), message["data"].decode()))
+    watcher.close()
+    assert any(sender in channel for channel, _ in seen), f"no lock of this conversation seen in Redis: {seen}"
 
 
 def test_progress_survives_a_server_restart_in_production(production_bot):

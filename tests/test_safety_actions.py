@@ -62,7 +62,12 @@ async def test_the_flow_is_stopped(dispatcher, domain, store):
     events = await ActionHandleEmergency().run(
         dispatcher, emergency_tracker("self_harm", active_loop="some_form"), domain
     )
-    assert events == [ActiveLoop(None), SlotSet("rehearsal_active", False), SlotSet("line_assessment", None)]
+    assert events == [
+        ActiveLoop(None),
+        SlotSet("requested_slot", None),
+        SlotSet("rehearsal_active", False),
+        SlotSet("line_assessment", None),
+    ]
 
 
 async def test_the_event_is_logged_without_the_text_or_the_sender(dispatcher, domain, store):

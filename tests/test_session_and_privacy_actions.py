@@ -7,7 +7,7 @@ from rasa_sdk.events import ActionExecuted, AllSlotsReset, SessionStarted, SlotS
 from actions.fallback_actions import ActionClarifyIntent
 from actions.privacy_actions import ActionForgetMe, ActionShowMyData
 from actions.session_actions import ActionSessionStart
-from tests.conftest import make_tracker, payloads, texts
+from tests.conftest import customs, make_tracker, payloads, texts
 
 
 async def test_session_start_restores_progress_and_shows_the_disclaimer(dispatcher, domain, store):
@@ -60,10 +60,11 @@ async def test_my_data_shows_progress_and_a_json_document(dispatcher, domain, st
     summary = texts(dispatcher)[0]
     assert "Ask your doctor first" in summary and "Be honest about why" in summary
     assert "Conversation messages kept: 2 (since 1970-01-01)" in summary
-    document = dispatcher.messages[1]["custom"]["data"]
+    [export] = customs(dispatcher, "data_export")
+    document = export["document"]
     assert document["progress"]["completed_steps"][0]["step"] == "ask_doctor"
     assert document["conversation"] == {"messages_kept": 2, "since": "1970-01-01T00:01:40+00:00"}
-    assert json.loads(texts(dispatcher)[2].split("\n", 1)[1]) == document
+    assert json.loads(texts(dispatcher)[1].split("\n", 1)[1]) == document
     assert "user-1" not in json.dumps(document)
 
 

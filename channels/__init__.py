@@ -1,0 +1,1 @@
+"""SecondLook's own input channels (keyed in credentials.yml by module path)."""
