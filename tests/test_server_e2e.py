@@ -195,7 +195,8 @@ def test_a_whole_rehearsal_with_feedback_summary_and_progress(bot, sender):
     bot.say(sender, "hi")
     replies = bot.say(sender, "can I practise talking to my doctor?")
     assert len(replies[-1]["buttons"]) == 3
-    assert "🩺 Doctor:" in start_rehearsal(bot, sender, "ask_opinion", "rushed")
+    opening = start_rehearsal(bot, sender, "ask_opinion", "rushed")
+    assert opening.count("🩺 Doctor:") == 1 and "💬 Coach:" not in opening  # the set-up is not a line
     assert tracker_slots(bot, sender)["rehearsal_active"] is True
 
     reply = reply_text(bot.say(sender, "I am really worried about this, it is a big diagnosis for my family"))

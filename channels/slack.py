@@ -1,0 +1,356 @@
+"""Slack channel: Events API and interactivity at `POST /webhooks/slack/webhook`, replies through
+`chat.postMessage` over aiohttp.
+
+Written instead of Rasa's stock connector, whose client has a fixed API URL, posts with `as_user`
+(newer tokens refuse it), drops `application/json; charset=utf-8`, and processes most retries again.
+Here:
+
+- configured from credentials.yml or the environment (SLACK_*); without a bot token and signing
+  secret the channel is off: the server starts and the webhook answers 404;
+- every request must carry a valid `X-Slack-Signature` over a timestamp at most 5 minutes old (else
+  401, nothing processed); an `event_id` (or a button press's `trigger_id`) is processed once, so
+  Slack's retries get their 200 without a second answer;
+- direct messages and mentions are answered, in the thread they were written in (a mention outside
+  a thread gets its answer in a thread under it, so a channel isn't filled with the conversation);
+- the turn runs after the 200 (Slack wants it within 3 s); replies are escaped mrkdwn split at 3000
+  characters, buttons as Block Kit, written out as text when past Block Kit's limits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+import aiohttp
+from rasa.core.channels.channel import InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from channels.common import (
+    SeenIds,
+    SenderQueues,
+    TextOnlyOutput,
+    buttons_as_text,
+    channel_notes,
+    handle_turn,
+    log_id,
+    setting,
+    split_text,
+    tracker_store_of,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_API_BASE_URL = "https://slack.com/api/"
+MAX_AGE_SECONDS = 300  # Slack's advice: refuse older requests, they may be replayed
+MAX_TEXT_CHARS = 3000  # a section block's text limit; also keeps plain messages readable
+MAX_INPUT_CHARS = 4000  # what one turn reads of a message (Slack allows far more than anyone types)
+MAX_BUTTONS = 25  # elements in one actions block
+MAX_BUTTON_TITLE = 75  # a button's plain_text
+MAX_BUTTON_VALUE = 2000  # a button's value
+_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+
+
+def signature(signing_secret: str, timestamp: str, body: bytes) -> str:
+    """Slack's request signature: v0= HMAC-SHA256 of "v0:{timestamp}:{body}"."""
+    base = b"v0:" + timestamp.encode() + b":" + body
+    return "v0=" + hmac.new(signing_secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+def verify_request(signing_secret: str, timestamp: str, sent: str, body: bytes, now: float | None = None) -> str | None:
+    """Why a request is refused (None when it is genuine and fresh)."""
+    try:
+        age = abs((time.time() if now is None else now) - int(timestamp))
+    except ValueError:
+        return "no timestamp"
+    if age > MAX_AGE_SECONDS:
+        return "stale timestamp"
+    if not hmac.compare_digest(signature(signing_secret, timestamp, body).encode(), sent.encode()):
+        return "bad signature"
+    return None
+
+
+def escape(text: str) -> str:
+    """Slack reads &, < and > as markup (links, mentions): send them as text."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def button_blocks(text: str, buttons: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    """A section and an actions block; None when the buttons don't fit Block Kit's limits."""
+    usable = [button for button in buttons if button.get("title") and button.get("payload")]
+    fits = (
+        0 < len(usable) <= MAX_BUTTONS
+        and all(len(str(button["title"])) <= MAX_BUTTON_TITLE for button in usable)
+        and all(len(str(button["payload"])) <= MAX_BUTTON_VALUE for button in usable)
+    )
+    if not fits:
+        return None
+    elements = [
+        {
+            "type": "button",
+            "text": {"type": "plain_text", "text": str(button["title"]), "emoji": True},
+            "value": str(button["payload"]),
+            "action_id": f"secondlook_button_{index}",  # must be unique within the block
+        }
+        for index, button in enumerate(usable)
+    ]
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": escape(text)}}
+    return [section, {"type": "actions", "elements": elements}]
+
+
+class SlackApi:
+    """chat.postMessage with the bot token, over one aiohttp session created in the server's loop."""
+
+    def __init__(self, api_base_url: str, token: str) -> None:
+        self.base = api_base_url if api_base_url.endswith("/") else api_base_url + "/"
+        self.token = token
+        self._session: aiohttp.ClientSession | None = None
+
+    async def post_message(self, **message: Any) -> bool:
+        """Posts one message (never `as_user`); a failure is logged, not raised, so the turn is kept."""
+        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json; charset=utf-8"}
+        try:
+            async with self._client().post(
+                f"{self.base}chat.postMessage", data=json.dumps(message), headers=headers
+            ) as reply:
+                body = await reply.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
+            logger.error("Slack chat.postMessage failed: %s", error.__class__.__name__)
+            return False
+        if not isinstance(body, dict) or not body.get("ok"):
+            logger.error("Slack chat.postMessage refused: %s", (body or {}).get("error"))
+            return False
+        return True
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+class SlackOutput(TextOnlyOutput):
+    """Sends the bot's replies to one Slack conversation (and thread)."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "slack"
+
+    def __init__(self, api: SlackApi, channel: str, thread_ts: str | None = None) -> None:
+        self.api = api
+        self.channel = channel
+        self.thread_ts = thread_ts
+
+    async def _post(self, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+        message: dict[str, Any] = {"channel": self.channel, "text": escape(text)}
+        if blocks:
+            message["blocks"] = blocks
+        if self.thread_ts:
+            message["thread_ts"] = self.thread_ts
+        await self.api.post_message(**message)
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        for piece in split_text(text, MAX_TEXT_CHARS):
+            await self._post(piece)
+
+    async def send_text_with_buttons(
+        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        *before, last = split_text(text, MAX_TEXT_CHARS) or [" "]
+        blocks = button_blocks(last, buttons)
+        if blocks is None:
+            await self.send_text_message(recipient_id, buttons_as_text(text, buttons))
+            return
+        for piece in before:
+            await self._post(piece)
+        await self._post(last, blocks)
+
+    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
+        await self._post(image, [{"type": "image", "image_url": image, "alt_text": "image"}])
+
+
+class SlackTurn:
+    """What one event or button press asks the bot to do."""
+
+    __slots__ = ("team_id", "user_id", "channel", "thread_ts", "text", "note")
+
+    def __init__(
+        self, team_id: str, user_id: str, channel: str, thread_ts: str | None, text: str | None, note: str | None = None
+    ) -> None:
+        self.team_id = team_id
+        self.user_id = user_id
+        self.channel = channel
+        self.thread_ts = thread_ts
+        self.text = text
+        self.note = note
+
+    @property
+    def sender_id(self) -> str:
+        return f"slack-{self.team_id}-{self.user_id}"
+
+
+class SlackInput(InputChannel):
+    """The Slack webhook; see the module docstring."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "slack"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> SlackInput:
+        return cls(
+            slack_token=setting(credentials, "slack_token", "SLACK_TOKEN"),
+            slack_signing_secret=setting(credentials, "slack_signing_secret", "SLACK_SIGNING_SECRET"),
+            slack_api_base_url=setting(credentials, "slack_api_base_url", "SLACK_API_BASE_URL", DEFAULT_API_BASE_URL),
+        )
+
+    def __init__(
+        self,
+        slack_token: str | None,
+        slack_signing_secret: str | None,
+        slack_api_base_url: str = DEFAULT_API_BASE_URL,
+    ) -> None:
+        self.signing_secret = slack_signing_secret
+        self.api = SlackApi(slack_api_base_url, slack_token) if slack_token and slack_signing_secret else None
+        if self.api is None:
+            # Both are needed: without the secret nothing could be verified, without the token nothing sent.
+            logger.info("Slack channel off: SLACK_TOKEN and SLACK_SIGNING_SECRET are both needed")
+        self.seen = SeenIds()
+        self.queues = SenderQueues()
+
+    @property
+    def enabled(self) -> bool:
+        return self.api is not None
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        slack = Blueprint("slack", __name__)
+
+        @slack.route("/webhook", methods=["POST"])
+        async def webhook(request: Request) -> HTTPResponse:
+            if not self.enabled:
+                return response.json({"error": "the Slack channel is not configured"}, status=404)
+            return await self.receive(request, on_new_message)
+
+        if self.enabled:
+            slack.listener("before_server_stop")(self._before_stop)
+        return slack
+
+    async def _before_stop(self, _app: Any, _loop: Any) -> None:
+        await self.queues.drain()
+        await self.api.close()
+
+    async def receive(self, request: Request, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> HTTPResponse:
+        """Verifies, parses, de-duplicates and queues one request; answers within Slack's 3 s."""
+        refused = verify_request(
+            self.signing_secret,
+            request.headers.get("X-Slack-Request-Timestamp", ""),
+            request.headers.get("X-Slack-Signature", ""),
+            request.body,
+        )
+        if refused:
+            logger.warning("Slack: request refused (%s)", refused)
+            return response.json({"error": refused}, status=401)
+        body = parse_body(request.headers.get("Content-Type", ""), request.body)
+        if body is None:
+            return response.json({"error": "expected a JSON object or a form with a payload"}, status=400)
+        if body.get("type") == "url_verification":  # Slack checks the URL when it is saved
+            return response.json({"challenge": str(body.get("challenge", ""))})
+        delivery_id = body.get("event_id") or body.get("trigger_id")
+        if isinstance(delivery_id, str) and not self.seen.first_time(delivery_id):
+            return response.json({"ok": True, "duplicate": True})
+        turn = parse_request(body)
+        if turn is not None:
+            self._queue(request.app, turn, on_new_message)
+        return response.json({"ok": True})
+
+    def _queue(self, app: Any, turn: SlackTurn, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+        output = SlackOutput(self.api, turn.channel, turn.thread_ts)
+        notes = channel_notes("slack")
+
+        async def work() -> None:
+            if turn.note:
+                await output.send_text_message(turn.sender_id, notes[turn.note])
+            if turn.text:
+                # Slack doesn't say where a user is in its events, so no locale is passed: the
+                # configured SECONDLOOK_LOCALE gives the emergency numbers.
+                message = UserMessage(turn.text, output, turn.sender_id, input_channel=self.name())
+                await handle_turn(on_new_message, message, tracker_store_of(app), notes["privacy_note"])
+
+        logger.debug("Slack: turn queued for %s", log_id(turn.sender_id))
+        self.queues.submit(turn.sender_id, work)
+
+    def get_output_channel(self) -> None:
+        """No channel-less output: a reply always needs the conversation of a request."""
+        return None
+
+
+def parse_body(content_type: str, body: bytes) -> dict[str, Any] | None:
+    """Events come as JSON (any charset parameter), button presses as a form field `payload`."""
+    media_type = content_type.split(";")[0].strip().lower()
+    try:
+        if media_type == "application/json":
+            parsed = json.loads(body)
+        elif media_type == "application/x-www-form-urlencoded":
+            parsed = json.loads(parse_qs(body.decode("utf-8")).get("payload", [""])[0])
+        else:
+            return None
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def parse_request(body: dict[str, Any]) -> SlackTurn | None:
+    """The turn a verified request asks for; None for everything the bot doesn't answer."""
+    if body.get("type") == "event_callback" and isinstance(body.get("event"), dict):
+        return parse_event(str(body.get("team_id") or ""), body["event"])
+    if body.get("type") == "block_actions":
+        return parse_button(body)
+    return None
+
+
+def parse_event(team_id: str, event: dict[str, Any]) -> SlackTurn | None:
+    """Direct messages and mentions from people; the bot's own posts, edits and joins are ignored."""
+    user, channel, text = event.get("user"), event.get("channel"), event.get("text")
+    if event.get("bot_id") or not isinstance(user, str) or not isinstance(channel, str):
+        return None
+    text = text[:MAX_INPUT_CHARS] if isinstance(text, str) else ""
+    subtype = event.get("subtype")
+    if event.get("type") == "message" and event.get("channel_type") == "im":
+        if subtype == "file_share":
+            return SlackTurn(team_id, user, channel, event.get("thread_ts"), text.strip() or None, note="text_only")
+        if subtype:
+            return None
+        return SlackTurn(team_id, user, channel, event.get("thread_ts"), text.strip() or None)
+    if event.get("type") == "app_mention" and not subtype:
+        text = _MENTION.sub(" ", text).strip()
+        return SlackTurn(team_id, user, channel, event.get("thread_ts") or event.get("ts"), text or None)
+    return None
+
+
+def parse_button(body: dict[str, Any]) -> SlackTurn | None:
+    """A Block Kit button press: its value is the payload of the bot's button."""
+    actions = body.get("actions") if isinstance(body.get("actions"), list) else []
+    action = actions[0] if actions and isinstance(actions[0], dict) else {}
+    user = body.get("user") if isinstance(body.get("user"), dict) else {}
+    channel = body.get("channel") if isinstance(body.get("channel"), dict) else {}
+    container = body.get("container") if isinstance(body.get("container"), dict) else {}
+    message = body.get("message") if isinstance(body.get("message"), dict) else {}
+    value, user_id, channel_id = action.get("value"), user.get("id"), channel.get("id")
+    if action.get("type") != "button" or not all(isinstance(item, str) for item in (value, user_id, channel_id)):
+        return None
+    team = body.get("team") if isinstance(body.get("team"), dict) else {}
+    team_id = str(team.get("id") or user.get("team_id") or "")
+    thread_ts = container.get("thread_ts") or message.get("thread_ts")
+    return SlackTurn(team_id, user_id, channel_id, thread_ts, value[:MAX_INPUT_CHARS])
