@@ -84,7 +84,6 @@ class ActionStartRehearsal(Action):
         return [
             SlotSet("rehearsal_state", state.to_dict()),
             SlotSet("line_assessment", None),
-            SlotSet("rehearsal_line", None),
             SlotSet("rehearsal_active", True),
         ]
 
@@ -99,16 +98,19 @@ class ValidateRehearsalForm(FormValidationAction):
     def validate_rehearsal_line(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
+        if not isinstance(slot_value, str) or not slot_value.strip():
+            # Not a line: the SDK also validates slots merely reset in this turn.
+            return {"rehearsal_line": None}
         state = _state(tracker)
-        line = slot_value if isinstance(slot_value, str) else ""
+        line = slot_value
         if state is None:  # the state was lost (e.g. a restored old session): end cleanly
-            return {"rehearsal_line": line or "-", "rehearsal_state": None}
+            return {"rehearsal_line": line, "rehearsal_state": None}
         result = rehearsal.take_turn(state, line, _variant(tracker, len(state.turns) + 1))
         dispatcher.utter_message(text=DOCTOR + result.doctor_reply)
         dispatcher.utter_message(text=COACH + result.coaching)
         assessment = list(result.state.turns[-1]) if result.state.turns else []
         return {
-            "rehearsal_line": (line or "-") if result.finished else None,
+            "rehearsal_line": line if result.finished else None,
             "rehearsal_state": result.state.to_dict(),
             "line_assessment": assessment,
         }

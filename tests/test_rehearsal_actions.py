@@ -134,3 +134,18 @@ async def test_reaching_the_goal_early_finishes_the_role_play(dispatcher, domain
     line = "Would a second opinion make sense here? I just want peace of mind."
     result = ValidateRehearsalForm().validate_rehearsal_line(line, dispatcher, running(state, line), domain)
     assert result["rehearsal_line"] == line
+
+
+async def test_an_empty_or_reset_value_is_not_a_line(dispatcher, domain):
+    state = rehearsal.start("ask_opinion", "rushed")
+    for value in (None, "", "   "):
+        result = ValidateRehearsalForm().validate_rehearsal_line(value, dispatcher, running(state, ""), domain)
+        assert result == {"rehearsal_line": None}
+    assert dispatcher.messages == []
+
+
+async def test_starting_does_not_touch_the_line_slot(dispatcher, domain):
+    """Setting rehearsal_line here would make the form validate it as a (blank) first line."""
+    tracker = make_tracker("start_rehearsal", entities=setup_entities(scenario="ask_opinion", temperament="rushed"))
+    events = await ActionStartRehearsal().run(dispatcher, tracker, domain)
+    assert all(event["name"] != "rehearsal_line" for event in events)
