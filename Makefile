@@ -27,7 +27,7 @@ MODEL := models/secondlook-$(MODEL_HASH).tar.gz
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: run test train install bench lock lint validate pytest conversation-tests nlu-gate purge clean
+.PHONY: run test train install bench lock lint validate pytest conversation-tests nlu-gate rehearsal-gate purge clean
 
 install: $(VENV_STAMP) $(SPACY_STAMP)
 
@@ -68,7 +68,10 @@ conversation-tests: $(MODEL)
 nlu-gate: $(MODEL)
 	$(BIN)/python scripts/nlu_gate.py --model $(MODEL)
 
-test: validate lint $(MODEL) pytest conversation-tests nlu-gate
+rehearsal-gate: install
+	$(BIN)/python scripts/rehearsal_gate.py
+
+test: validate lint $(MODEL) pytest conversation-tests nlu-gate rehearsal-gate
 
 bench: $(MODEL)
 	SECONDLOOK_MODEL=$(MODEL) $(BIN)/python scripts/bench.py

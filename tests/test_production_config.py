@@ -85,3 +85,19 @@ def test_progress_survives_a_server_restart_in_production(production_bot):
     production_bot.stop_rasa_server()
     production_bot.start_rasa_server()
     assert "✅ 2. Be honest about why" in reply_text(production_bot.say(sender, "where am I?"))
+
+
+def test_forget_me_leaves_nothing_in_postgresql(production_bot):
+    sender = f"prod-{uuid.uuid4().hex}"
+    production_bot.say(sender, '/report_progress{"journey_step":"ask_doctor"}')
+    production_bot.say(sender, "delete my data")
+    assert "deleted" in reply_text(production_bot.say(sender, "/affirm"))
+    store = ProgressStore(production_bot.env["DATABASE_URL"])
+    engine = create_engine(production_bot.env["DATABASE_URL"], future=True)
+    with engine.connect() as connection:
+        events = connection.execute(text("SELECT count(*) FROM events WHERE sender_id = :s"), {"s": sender}).scalar()
+        progress = connection.execute(
+            text("SELECT count(*) FROM journeys WHERE user_key = :k"), {"k": store.user_key(sender)}
+        ).scalar()
+    engine.dispose()
+    assert (events, progress) == (0, 0)

@@ -11,7 +11,7 @@ import yaml
 from sqlalchemy import text
 
 from actions.progress_store import ProgressStore
-from tests.servers import API_TOKEN, BotProcesses, reply_text
+from tests.servers import API_TOKEN, PROJECT_ROOT, BotProcesses, reply_text
 
 
 @pytest.fixture(scope="module")
@@ -239,3 +239,58 @@ def test_an_emergency_during_rehearsal_uses_the_locale_the_channel_asks_for(bot,
         timeout=30,
     )
     assert "999" in reply_text(response.json())
+
+
+@pytest.mark.parametrize("temperament", ["supportive", "rushed", "defensive"])
+def test_a_full_role_play_with_each_temperament(bot, temperament):
+    sender = f"e2e-{temperament}-{uuid.uuid4().hex}"
+    bot.say(sender, "hi")
+    start_rehearsal(bot, sender, "ask_opinion", temperament)
+    lines = [
+        "I am really worried about this, it is a big diagnosis for my family",
+        "Would a second opinion make sense here? I just need to be sure.",
+        "Could you recommend someone outside this hospital?",
+        "Why would you rather I didn't?",
+    ]
+    replies = []
+    for line in lines:
+        replies.append(reply_text(bot.say(sender, line)))
+        if not tracker_slots(bot, sender)["rehearsal_active"]:
+            break
+    assert all("🩺 Doctor:" in reply and "💬 Coach:" in reply for reply in replies)
+    assert "What went well" in replies[-1]  # the role-play ended by itself with the summary
+    assert tracker_slots(bot, sender)["rehearsal_active"] is False
+
+
+def test_the_doctor_reacts_to_the_users_approach(bot):
+    """The same defensive doctor: an accusing line gets an offended answer and raises the tension; asking
+    calmly why they object gets them to open up."""
+    replies = yaml.safe_load((PROJECT_ROOT / "content" / "rehearsal.yml").read_text())["replies"]["defensive"]
+
+    def doctor_says(line: str) -> tuple[str, dict]:
+        sender = f"e2e-reaction-{uuid.uuid4().hex}"
+        bot.say(sender, "hi")
+        start_rehearsal(bot, sender, "defensive", "defensive")
+        reply = reply_text(bot.say(sender, line))
+        doctor = next(part for part in reply.split("\n") if part.startswith("🩺 Doctor: "))
+        return doctor.removeprefix("🩺 Doctor: "), tracker_slots(bot, sender)
+
+    doctor, slots = doctor_says("You obviously got this wrong, you don't know what you're doing")
+    assert doctor in replies["accused"]
+    assert slots["rehearsal_state"]["tension"] == 3  # up from 2, the most it goes
+    doctor, _ = doctor_says("I'd like to understand why you're uncomfortable with me asking")
+    assert doctor in replies["why_open"]
+
+
+def test_every_emergency_case_also_ends_a_role_play(bot):
+    emergencies = [case for case in SAFETY_CASES if case["expect"] != "none"]
+    wrong = []
+    for case in emergencies:
+        sender = f"e2e-midplay-{uuid.uuid4().hex}"
+        bot.say(sender, "hi")
+        start_rehearsal(bot, sender, "referral", "rushed")
+        reply = reply_text(bot.say(sender, case["text"]))
+        number = "988" if case["expect"] == "self_harm" else "911"
+        if EMERGENCY_MARK not in reply or number not in reply or "🩺 Doctor:" in reply:
+            wrong.append(case["text"])
+    assert not wrong, f"{len(wrong)} of {len(emergencies)} emergencies missed mid-role-play: {wrong}"

@@ -1,0 +1,64 @@
+"""Rehearsal quality gate: tag every labelled line with the rehearsal engine and fail the build when
+micro-F1 falls below the threshold. Prints per-tag precision and recall for the tuning set
+(tests/rehearsal/lines.yml) and the held-out set (tests/rehearsal/heldout.yml) apart, then the gate
+on both together."""
+
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from actions.rehearsal import TAGS, assess_line  # noqa: E402
+
+SETS = {"tuning": ROOT / "tests" / "rehearsal" / "lines.yml", "held-out": ROOT / "tests" / "rehearsal" / "heldout.yml"}
+MIN_MICRO_F1 = 0.85
+
+
+def counts(lines: list[dict]) -> dict[str, list[int]]:
+    """Per tag: [true positives, false positives, false negatives]."""
+    table = {tag: [0, 0, 0] for tag in TAGS}
+    for line in lines:
+        expected, got = set(line["tags"]), set(assess_line(line["text"]).tags)
+        for tag in TAGS:
+            table[tag][0] += tag in expected and tag in got
+            table[tag][1] += tag in got and tag not in expected
+            table[tag][2] += tag in expected and tag not in got
+    return table
+
+
+def ratio(numerator: int, denominator: int) -> float:
+    return numerator / denominator if denominator else 1.0
+
+
+def micro_f1(table: dict[str, list[int]]) -> float:
+    tp, fp, fn = (sum(row[i] for row in table.values()) for i in range(3))
+    return ratio(2 * tp, 2 * tp + fp + fn)
+
+
+def report(name: str, table: dict[str, list[int]], size: int) -> None:
+    print(f"\n{name} ({size} lines)")
+    print(f"{'tag':18} {'precision':>9} {'recall':>7} {'n':>4}")
+    for tag, (tp, fp, fn) in table.items():
+        print(f"{tag:18} {ratio(tp, tp + fp):9.3f} {ratio(tp, tp + fn):7.3f} {tp + fn:4d}")
+    print(f"{'micro-F1':18} {micro_f1(table):9.3f}")
+
+
+def main() -> int:
+    total = {tag: [0, 0, 0] for tag in TAGS}
+    for name, path in SETS.items():
+        lines = yaml.safe_load(path.read_text())
+        table = counts(lines)
+        report(name, table, len(lines))
+        for tag in TAGS:
+            total[tag] = [a + b for a, b in zip(total[tag], table[tag], strict=True)]
+    overall = micro_f1(total)
+    passed = overall >= MIN_MICRO_F1
+    print(f"\nrehearsal gate: micro-F1 {overall:.3f} (threshold {MIN_MICRO_F1}): {'passed' if passed else 'FAILED'}")
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
