@@ -20,6 +20,10 @@ SPACY_HASH := $(call hash,$(SPACY_INPUTS))
 SPACY_DIR := build/spacy/en_secondlook
 SPACY_STAMP := build/spacy/.built-$(SPACY_HASH)
 
+# The web chat's static files, built from web/ with npm (lockfile) into web/dist, served at /chat/.
+WEB_INPUTS := web/package.json web/package-lock.json web/build.mjs $(sort $(wildcard web/src/*))
+WEB_STAMP := build/.web-built-$(call hash,$(WEB_INPUTS))
+
 TRAINING_INPUTS := config.yml domain.yml $(sort $(shell find data -name '*.yml')) $(SPACY_INPUTS) requirements.lock
 MODEL_HASH := $(call hash,$(TRAINING_INPUTS))
 MODEL := models/secondlook-$(MODEL_HASH).tar.gz
@@ -27,9 +31,9 @@ MODEL := models/secondlook-$(MODEL_HASH).tar.gz
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: run test train install bench lock lint validate pytest conversation-tests nlu-gate rehearsal-gate purge clean
+.PHONY: run test train install bench lock lint validate pytest conversation-tests nlu-gate rehearsal-gate purge clean chromium
 
-install: $(VENV_STAMP) $(SPACY_STAMP)
+install: $(VENV_STAMP) $(SPACY_STAMP) $(WEB_STAMP)
 
 $(VENV_STAMP): requirements.lock
 	@test -n "$(PYTHON_310)" || { echo "Python 3.10 is needed (Rasa 3.6 supports 3.8-3.10)"; exit 1; }
@@ -43,6 +47,14 @@ $(SPACY_STAMP): $(VENV_STAMP) $(SPACY_INPUTS)
 	$(BIN)/python scripts/build_spacy_pipeline.py $(SPACY_DIR)
 	touch $@
 
+$(WEB_STAMP): $(WEB_INPUTS)
+	cd web && npm ci --no-audit --no-fund && npm run build
+	mkdir -p build && rm -f build/.web-built-* && touch $@
+
+# Browser tests drive Debian's Chromium (never a downloaded browser).
+chromium:
+	@test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium; }
+
 train: $(MODEL)
 
 $(MODEL): $(VENV_STAMP) $(SPACY_STAMP) $(TRAINING_INPUTS)
@@ -50,7 +62,7 @@ $(MODEL): $(VENV_STAMP) $(SPACY_STAMP) $(TRAINING_INPUTS)
 	$(BIN)/rasa train --fixed-model-name secondlook-$(MODEL_HASH) --out models
 	find models -name 'secondlook-*.tar.gz' ! -name 'secondlook-$(MODEL_HASH).tar.gz' -delete
 
-run: $(MODEL)
+run: $(MODEL) $(WEB_STAMP)
 	MODEL=$(MODEL) scripts/run.sh
 
 validate: install
@@ -59,7 +71,7 @@ validate: install
 lint: install
 	$(BIN)/ruff check .
 
-pytest: $(MODEL)
+pytest: $(MODEL) $(WEB_STAMP) chromium
 	SECONDLOOK_MODEL=$(MODEL) $(BIN)/pytest
 
 conversation-tests: $(MODEL)

@@ -19,6 +19,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import yaml
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.shared.core.events import UserUttered
@@ -206,3 +207,20 @@ class TextOnlyOutput(OutputChannel):
     async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
         if not is_machine_payload(json_message):
             logger.warning("%s: dropped a custom payload this channel can't show", self.name())
+
+
+class LazyHttpClient:
+    """One aiohttp session per platform API, created on first use inside the server's event loop
+    (creating it earlier binds it to another loop: the stock Telegram connector's "Event loop is closed")."""
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()

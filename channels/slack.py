@@ -36,6 +36,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from channels.common import (
+    LazyHttpClient,
     SeenIds,
     SenderQueues,
     TextOnlyOutput,
@@ -107,13 +108,13 @@ def button_blocks(text: str, buttons: list[dict[str, Any]]) -> list[dict[str, An
     return [section, {"type": "actions", "elements": elements}]
 
 
-class SlackApi:
+class SlackApi(LazyHttpClient):
     """chat.postMessage with the bot token, over one aiohttp session created in the server's loop."""
 
     def __init__(self, api_base_url: str, token: str) -> None:
         self.base = api_base_url if api_base_url.endswith("/") else api_base_url + "/"
         self.token = token
-        self._session: aiohttp.ClientSession | None = None
+        super().__init__()
 
     async def post_message(self, **message: Any) -> bool:
         """Posts one message (never `as_user`); a failure is logged, not raised, so the turn is kept."""
@@ -130,15 +131,6 @@ class SlackApi:
             logger.error("Slack chat.postMessage refused: %s", (body or {}).get("error"))
             return False
         return True
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-        return self._session
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
 
 
 class SlackOutput(TextOnlyOutput):

@@ -36,6 +36,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from channels.common import (
+    LazyHttpClient,
     SeenIds,
     SenderQueues,
     TextOnlyOutput,
@@ -89,12 +90,12 @@ class PayloadBook:
         return self._payloads.get(callback_data)
 
 
-class BotApi:
+class BotApi(LazyHttpClient):
     """The few Bot API methods used, over one aiohttp session created in the server's loop."""
 
     def __init__(self, api_base_url: str, access_token: str) -> None:
         self.base = f"{api_base_url.rstrip('/')}/bot{access_token}"
-        self._session: aiohttp.ClientSession | None = None
+        super().__init__()
 
     async def call(self, method: str, **params: Any) -> Any:
         """Calls a method; returns its result, or None when it failed (logged, not raised: a reply that
@@ -118,15 +119,6 @@ class BotApi:
         async with self._client().post(f"{self.base}/{method}", json=params) as reply:
             body = await reply.json(content_type=None)
         return reply.status, body if isinstance(body, dict) else {}
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-        return self._session
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
 
 
 class TelegramOutput(TextOnlyOutput):

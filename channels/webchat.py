@@ -1,0 +1,290 @@
+"""The web chat: Rasa's socket.io channel plus the chat page at `/chat/`, from one input channel.
+
+Keyed in credentials.yml by module path (`channels.webchat.WebChatInput`); it replaces the stock
+`socketio` entry (two channels cannot both own `/socket.io`). Compared with the stock channel it
+
+- serves the built widget (`web/dist/`) at `/chat/` with a strict Content-Security-Policy, so the page
+  and the socket share one origin and no extra process is needed;
+- restricts socket.io's CORS / WebSocket origin check to the page's own origin plus configured origins
+  (the stock channel disables the check: any web site could drive the bot in a visitor's browser);
+- awaits `enter_room` when python-socketio makes it a coroutine (>= 5.10), the bug that breaks
+  `session_persistence` there;
+- accepts only server-style session ids (32 hex digits) so a client cannot pick a guessable one, and
+  ignores malformed or oversized messages.
+
+Options (credentials.yml, each with an environment default):
+
+| key | env | default |
+|---|---|---|
+| `allowed_origins` | `SECONDLOOK_ALLOWED_ORIGINS` (comma-separated) | none: same origin only |
+| `frame_ancestors` | `SECONDLOOK_FRAME_ANCESTORS` (space-separated CSP sources) | `'self'` |
+| `connect_sources` | `SECONDLOOK_CONNECT_SOURCES` (space-separated CSP sources) | none: `'self'` only |
+| `static_dir` | `SECONDLOOK_WEBCHAT_DIR` | `<project>/web/dist` |
+| `chat_path` | - | `/chat` |
+
+plus every option of Rasa's socket.io channel (`user_message_evt`, `bot_message_evt`, `namespace`,
+`session_persistence`, `socketio_path`, `jwt_key`, `jwt_method`, `metadata_key`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import mimetypes
+import os
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import rasa.core.channels.channel
+from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from socketio import AsyncServer
+
+logger = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_STATIC_DIR = PROJECT_ROOT / "web" / "dist"
+SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
+MAX_MESSAGE_CHARS = 4000
+STATIC_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+NOT_BUILT = "The web chat is not built. Run: cd web && npm ci --no-audit --no-fund && npm run build\n"
+
+
+def _split(value: str | Iterable[str] | None, separator: str | None) -> list[str]:
+    """A list from a YAML list or a separated string (environment variables), blanks dropped."""
+    if value is None:
+        return []
+    items = value.split(separator) if isinstance(value, str) else list(value)
+    return [item.strip() for item in items if item and item.strip()]
+
+
+def normalise_origin(origin: str) -> str:
+    """`scheme://host[:port]` in lower case, as browsers send it in the Origin header."""
+    parts = urlsplit(origin.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"not an http(s) origin: {origin!r}")
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def request_origin(environ: dict[str, Any]) -> str | None:
+    """The origin the socket.io request was addressed to (the page's own origin when same-origin)."""
+    host = environ.get("HTTP_X_FORWARDED_HOST") or environ.get("HTTP_HOST")
+    if not host:
+        return None
+    scheme = (environ.get("HTTP_X_FORWARDED_PROTO") or environ.get("wsgi.url_scheme") or "http").split(",")[0]
+    return f"{scheme.strip()}://{host.split(',')[0].strip()}".lower()
+
+
+class OriginCheck:
+    """socket.io's `cors_allowed_origins` callable: the request's own origin plus the configured ones."""
+
+    def __init__(self, allowed: Iterable[str]):
+        self.allowed = frozenset(normalise_origin(origin) for origin in allowed)
+
+    def __call__(self, origin: str | None, environ: dict[str, Any] | None = None) -> bool:
+        if not origin:
+            return False
+        origin = origin.lower()
+        return origin in self.allowed or origin == request_origin(environ or {})
+
+
+def content_security_policy(frame_ancestors: list[str], connect_sources: list[str]) -> str:
+    """No inline code, nothing from elsewhere: the page loads only its own script and stylesheet."""
+    directives = {
+        "default-src": ["'none'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'", *connect_sources],
+        "base-uri": ["'none'"],
+        "form-action": ["'none'"],
+        "object-src": ["'none'"],
+        "frame-ancestors": frame_ancestors or ["'none'"],
+    }
+    return "; ".join(f"{name} {' '.join(sources)}" for name, sources in directives.items())
+
+
+class ChatSocketBlueprint(SocketBlueprint):
+    """Attaches socket.io at its path and the chat page's routes at `chat_path`, outside the webhook prefix."""
+
+    def __init__(self, sio: AsyncServer, socketio_path: str, page: Blueprint, *args: Any, **kwargs: Any) -> None:
+        super().__init__(sio, socketio_path, *args, **kwargs)
+        self.ctx.page = page
+
+    def register(self, app: Any, options: dict[str, Any]) -> None:
+        super().register(app, options)
+        app.blueprint(self.ctx.page)
+
+
+class WebChatInput(SocketIOInput):
+    """Rasa's socket.io channel with origin checks, plus the chat page."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "webchat"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> WebChatInput:
+        credentials = credentials or {}
+        env = os.environ
+        origins = credentials.get("allowed_origins", env.get("SECONDLOOK_ALLOWED_ORIGINS"))
+        ancestors = credentials.get("frame_ancestors", env.get("SECONDLOOK_FRAME_ANCESTORS"))
+        connect = credentials.get("connect_sources", env.get("SECONDLOOK_CONNECT_SOURCES"))
+        return cls(
+            user_message_evt=credentials.get("user_message_evt", "user_uttered"),
+            bot_message_evt=credentials.get("bot_message_evt", "bot_uttered"),
+            namespace=credentials.get("namespace"),
+            session_persistence=credentials.get("session_persistence", True),
+            socketio_path=credentials.get("socketio_path", "/socket.io"),
+            jwt_key=credentials.get("jwt_key") or None,
+            jwt_method=credentials.get("jwt_method", "HS256"),
+            metadata_key=credentials.get("metadata_key", "metadata"),
+            allowed_origins=_split(origins, ","),
+            frame_ancestors=_split(ancestors, None) or ["'self'"],
+            connect_sources=_split(connect, None),
+            static_dir=Path(credentials.get("static_dir") or env.get("SECONDLOOK_WEBCHAT_DIR") or DEFAULT_STATIC_DIR),
+            chat_path=credentials.get("chat_path", "/chat"),
+        )
+
+    def __init__(
+        self,
+        *,
+        allowed_origins: Iterable[str] = (),
+        frame_ancestors: Iterable[str] = ("'self'",),
+        connect_sources: Iterable[str] = (),
+        static_dir: Path = DEFAULT_STATIC_DIR,
+        chat_path: str = "/chat",
+        **socketio_options: Any,
+    ) -> None:
+        super().__init__(**socketio_options)
+        self.origin_check = OriginCheck(allowed_origins)
+        self.csp = content_security_policy(list(frame_ancestors), list(connect_sources))
+        self.static_dir = Path(static_dir)
+        self.chat_path = "/" + chat_path.strip("/")
+
+    def url_prefix(self) -> str:
+        # Rasa joins this onto "/webhooks/" with urljoin: an absolute path puts the page at /chat/.
+        return self.chat_path
+
+    # --- the page -------------------------------------------------------------------------------
+
+    def _static_files(self) -> dict[str, Path]:
+        """The built files by name: a fixed list, so no request path ever reaches the file system."""
+        if not self.static_dir.is_dir():
+            logger.warning(NOT_BUILT.strip())
+            return {}
+        return {path.name: path for path in self.static_dir.iterdir() if path.is_file()}
+
+    def _headers(self, name: str = "") -> dict[str, str]:
+        """Security headers for a served file (`name`), or for a redirect or error (no name)."""
+        headers = {
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+            "Cache-Control": "no-cache",
+        }
+        if name.endswith(".html"):
+            headers["Content-Security-Policy"] = self.csp
+            headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+        elif name:
+            headers["Cross-Origin-Resource-Policy"] = "cross-origin"  # the widget script loads on other sites
+        return headers
+
+    def _serve(self, files: dict[str, Path], name: str) -> HTTPResponse:
+        path = files.get(name)
+        if path is None:
+            status, text = (404, "Not found\n") if files else (503, NOT_BUILT)
+            return response.text(text, status=status, headers=self._headers())
+        content_type = STATIC_TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return response.raw(path.read_bytes(), content_type=content_type, headers=self._headers(name))
+
+    def page_blueprint(self) -> Blueprint:
+        files = self._static_files()
+        page = Blueprint("webchat_page")
+        base = self.chat_path
+
+        @page.route(base, methods=["GET"], name="webchat_redirect")
+        async def redirect(_: Request) -> HTTPResponse:
+            return response.redirect(f"{base}/", headers=self._headers())
+
+        @page.route(f"{base}/", methods=["GET"], name="webchat_index", strict_slashes=True)
+        async def index(_: Request) -> HTTPResponse:
+            return self._serve(files, "index.html")
+
+        @page.route(f"{base}/<name:str>", methods=["GET"], name="webchat_file")
+        async def file(_: Request, name: str) -> HTTPResponse:
+            return self._serve(files, name)
+
+        return page
+
+    # --- the socket -----------------------------------------------------------------------------
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self.origin_check)
+        self.sio = sio
+        socketio_webhook = ChatSocketBlueprint(sio, self.socketio_path, self.page_blueprint(), "webchat_socket")
+
+        @sio.on("connect", namespace=self.namespace)
+        async def connect(sid: str, environ: dict, auth: dict | None) -> bool:
+            if not self.jwt_key:
+                return True
+            token = (auth or {}).get("token")
+            payload = None
+            if token:
+                payload = rasa.core.channels.channel.decode_bearer_token(token, self.jwt_key, self.jwt_algorithm)
+            if not payload:
+                logger.debug(f"Refused socket.io connection {sid}: missing or invalid token.")
+                return False
+            return True
+
+        @sio.on("session_request", namespace=self.namespace)
+        async def session_request(sid: str, data: Any) -> None:
+            requested = data.get("session_id") if isinstance(data, dict) else None
+            session_id = requested if isinstance(requested, str) and SESSION_ID.match(requested) else uuid.uuid4().hex
+            if self.session_persistence:
+                entered = sio.enter_room(sid, session_id, namespace=self.namespace)
+                if inspect.isawaitable(entered):  # a coroutine from python-socketio 5.10 on
+                    await entered
+            await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+
+        @sio.on(self.user_message_evt, namespace=self.namespace)
+        async def handle_message(sid: str, data: Any) -> None:
+            if not isinstance(data, dict) or not isinstance(data.get("message"), str):
+                return
+            text = data["message"][:MAX_MESSAGE_CHARS]
+            if self.session_persistence:
+                session_id = data.get("session_id")
+                if not (isinstance(session_id, str) and SESSION_ID.match(session_id)):
+                    logger.warning("Ignored a socket.io message without a valid session_id.")
+                    return
+                if session_id not in sio.rooms(sid, namespace=self.namespace):
+                    logger.warning("Ignored a socket.io message for a session this socket did not request.")
+                    return
+                sender_id = session_id
+            else:
+                sender_id = sid
+            metadata = data.get(self.metadata_key) or {}
+            if isinstance(metadata, str):
+                try:
+                    metadata = json.loads(metadata)
+                except ValueError:
+                    metadata = {}
+            if not isinstance(metadata, dict):
+                metadata = {}
+            output_channel = SocketIOOutput(sio, self.bot_message_evt)
+            message = UserMessage(text, output_channel, sender_id, input_channel=self.name(), metadata=metadata)
+            await on_new_message(message)
+
+        return socketio_webhook

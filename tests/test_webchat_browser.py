@@ -1,0 +1,410 @@
+"""The web chat in a real browser: Debian's Chromium (headless, through Playwright) against real Rasa
+and action servers with the web chat channel. One bot and one browser per module; every test gets a
+fresh browser context, so a fresh localStorage and a new conversation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import jwt
+import pytest
+import requests
+from playwright.sync_api import Browser, Locator, Page, Response, expect, sync_playwright
+from rasa.core.channels.channel import UserMessage
+
+from channels.webchat import OriginCheck, WebChatInput
+from tests.servers import BotProcesses, free_port
+from tests.webchat_helpers import example_site, launch_chromium, start_webchat_bot
+
+expect.set_options(timeout=20_000)
+T = TypeVar("T")
+
+DISCLAIMER = "not a doctor"
+GREETING = "Hi, I'm SecondLook"
+STORAGE_KEY_PREFIX = "secondlook-chat:"
+
+
+@pytest.fixture(scope="module")
+def embed_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def bot(tmp_path_factory, embed_port) -> Iterator[BotProcesses]:
+    processes = start_webchat_bot(tmp_path_factory.mktemp("webchat"), [f"http://127.0.0.1:{embed_port}"])
+    try:
+        yield processes
+    finally:
+        processes.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser) -> Iterator[Page]:
+    """A page in a fresh context; any uncaught JS error or console error fails the test."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    new_page = context.new_page()
+    errors: list[str] = []
+    new_page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
+    new_page.on("console", lambda message: message.type == "error" and errors.append(f"console: {message.text}"))
+    yield new_page
+    context.close()
+    assert errors == []
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def open_chat(page: Page, url: str) -> Response:
+    """Opens the chat and waits for the opening messages (disclaimer, greeting with quick replies)."""
+    response = page.goto(url)
+    assert response is not None and response.ok
+    expect(bot_messages(page).filter(has_text=DISCLAIMER)).to_have_count(1)
+    expect(bot_messages(page).filter(has_text=GREETING)).to_have_count(1)
+    expect(page.locator(".sl-reply").first).to_be_visible()
+    return response
+
+
+def bot_messages(page: Page) -> Locator:
+    return page.locator(".sl-message--bot .sl-text")
+
+
+def user_messages(page: Page) -> Locator:
+    return page.locator(".sl-message--user .sl-text")
+
+
+def send(page: Page, text: str) -> None:
+    page.locator(".sl-input").fill(text)
+    page.locator(".sl-input").press("Enter")
+
+
+def expect_bot_says(page: Page, text: str) -> None:
+    expect(bot_messages(page).filter(has_text=text).last).to_be_visible()
+
+
+def step(page: Page, step_id: str) -> Locator:
+    return page.locator(f'.sl-step[data-step="{step_id}"]')
+
+
+def focused(page: Page) -> str:
+    """The focused element, described as `tag|text|aria role` for assertions."""
+    return page.evaluate(
+        "() => { const e = document.activeElement;"
+        " return [e.tagName.toLowerCase(), (e.textContent || '').trim(), e.getAttribute('role') || ''].join('|'); }"
+    )
+
+
+def tab_to(page: Page, description: str, presses: int = 20, key: str = "Tab") -> None:
+    """Presses Tab (or `key`) until the focused element's description starts with `description`."""
+    for _ in range(presses):
+        page.keyboard.press(key)
+        if focused(page).startswith(description):
+            return
+    raise AssertionError(f"{description!r} never got the focus; last was {focused(page)!r}")
+
+
+def stored_history(page: Page) -> dict:
+    raw = page.evaluate(
+        f"() => {{ const k = Object.keys(localStorage).find(k => k.startsWith('{STORAGE_KEY_PREFIX}'));"
+        " return k ? localStorage.getItem(k) : null; }"
+    )
+    return json.loads(raw) if raw else {}
+
+
+# --- the page and the server -------------------------------------------------------------------
+
+
+def test_the_page_loads_without_errors_under_a_strict_content_security_policy(bot, page):
+    response = open_chat(page, f"{bot.url}/chat/")
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self';" in csp and "style-src 'self';" in csp and "default-src 'none'" in csp
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp and "http" not in csp
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    expect(page.locator(".sl-status")).to_have_text("Connected")
+    log = page.locator(".sl-log")
+    expect(log).to_have_attribute("role", "log")
+    expect(log).to_have_attribute("aria-live", "polite")
+    expect(page.locator(".sl-steps .sl-step")).to_have_count(5)
+    first_time = page.locator(".sl-message--bot .sl-time").first
+    expect(first_time).to_have_attribute("datetime", re.compile(r"^\d{4}-\d\d-\d\dT"))
+    # the widget is one bundled script from the same origin: nothing else was loaded from anywhere
+    scripts = page.evaluate("() => performance.getEntriesByType('resource').map(e => e.name)")
+    assert all(name.startswith(bot.url) for name in scripts), scripts
+
+
+def test_only_the_built_files_are_served_and_other_origins_cannot_open_a_socket(bot, embed_port):
+    assert requests.get(f"{bot.url}/chat", allow_redirects=False, timeout=10).headers["location"] == "/chat/"
+    script = requests.get(f"{bot.url}/chat/secondlook-chat.js", timeout=10)
+    assert script.ok and script.headers["content-type"].startswith("text/javascript")
+    for path in ("/chat/..%2fcredentials.yml", "/chat/%2e%2e%2f%2e%2e%2fcredentials.yml", "/chat/missing.js"):
+        assert requests.get(f"{bot.url}{path}", timeout=10).status_code == 404
+
+    handshake = f"{bot.url}/socket.io/?EIO=4&transport=polling"
+    allowed = [bot.url, f"http://127.0.0.1:{embed_port}"]
+    for origin in allowed:
+        answer = requests.get(handshake, headers={"Origin": origin}, timeout=10)
+        assert answer.status_code == 200 and answer.headers["access-control-allow-origin"] == origin
+    refused = requests.get(handshake, headers={"Origin": "http://evil.example"}, timeout=10)
+    assert refused.status_code == 400
+
+
+# --- talking -------------------------------------------------------------------------------------
+
+
+def test_a_typed_message_gets_an_answer_with_a_typing_indicator_and_timestamps(bot, page):
+    open_chat(page, f"{bot.url}/chat/")
+    page.evaluate(
+        "() => { const typing = document.querySelector('.sl-typing'); window.typingShown = false;"
+        " new MutationObserver(() => { if (!typing.hidden) window.typingShown = true; })"
+        ".observe(typing, { attributes: true }); }"
+    )
+    send(page, "i dont think my doctor got my diagnosis right")
+    expect(user_messages(page).last).to_have_text("i dont think my doctor got my diagnosis right")
+    expect_bot_says(page, "Step 1 of 5")
+    expect(page.locator(".sl-typing")).to_be_hidden()
+    assert page.evaluate("() => window.typingShown") is True
+    expect(page.locator(".sl-message--user .sl-time").last).to_have_text(re.compile(r"^\d{1,2}:\d\d"))
+
+
+def test_a_quick_reply_sends_its_payload_and_shows_its_title(bot, page):
+    open_chat(page, f"{bot.url}/chat/")
+    page.get_by_role("button", name="I doubt my diagnosis").click()
+    expect(user_messages(page).last).to_have_text("I doubt my diagnosis")
+    expect_bot_says(page, "Step 1 of 5")
+    # the greeting's replies are gone; the new message's replies are offered instead
+    expect(page.get_by_role("button", name="Is a second opinion worth it?")).to_have_count(0)
+    expect(page.get_by_role("button", name="I've done this step")).to_be_visible()
+
+
+def test_the_stepper_shows_a_step_reported_done(bot, page):
+    open_chat(page, f"{bot.url}/chat/")
+    expect(step(page, "ask_doctor")).to_have_attribute("data-status", "next")
+    expect(page.locator(".sl-progress-summary")).to_contain_text("0 of 5 steps done")
+
+    page.get_by_role("button", name="I doubt my diagnosis").click()
+    expect(step(page, "ask_doctor")).to_have_attribute("data-status", "current")
+    expect(step(page, "ask_doctor")).to_have_attribute("aria-current", "step")
+
+    page.get_by_role("button", name="I've done this step").click()
+    expect_bot_says(page, "ticked off step 1")
+    expect(step(page, "ask_doctor")).to_have_attribute("data-status", "done")
+    expect(step(page, "ask_doctor")).to_contain_text("done")  # the screen-reader label
+    expect(page.locator(".sl-progress-summary")).to_contain_text("1 of 5 steps done")
+    expect(step(page, "be_honest")).not_to_have_attribute("data-status", "todo")
+
+
+def test_a_reload_keeps_the_conversation_and_its_server_side_session(bot, page):
+    open_chat(page, f"{bot.url}/chat/")
+    page.get_by_role("button", name="I doubt my diagnosis").click()
+    expect_bot_says(page, "Step 1 of 5")
+    expect(step(page, "ask_doctor")).to_have_attribute("data-status", "current")
+    session_id = stored_history(page)["sessionId"]
+    before = bot_messages(page).all_inner_texts() + user_messages(page).all_inner_texts()
+
+    page.reload()
+    expect(bot_messages(page).filter(has_text="Step 1 of 5")).to_have_count(1)
+    assert bot_messages(page).all_inner_texts() + user_messages(page).all_inner_texts() == before
+    expect(step(page, "ask_doctor")).to_have_attribute("data-status", "current")  # the stepper is restored
+    expect(page.get_by_role("button", name="I've done this step")).to_be_visible()  # and the last quick replies
+    expect(page.locator(".sl-status")).to_have_text("Connected")
+
+    # the server still knows this conversation (the same sender id over a new socket), and no new greeting
+    send(page, "where am i with all this?")
+    expect_bot_says(page, "Ask your doctor first (you are here)")
+    assert stored_history(page)["sessionId"] == session_id
+    expect(bot_messages(page).filter(has_text=GREETING)).to_have_count(1)
+
+
+def test_html_is_shown_as_text_from_the_user_and_from_the_bot(bot, page):
+    open_chat(page, f"{bot.url}/chat/")
+    markup = '<img src=x onerror="window.pwned=1"><b>bold</b><script>window.pwned=2</script>'
+    send(page, markup)
+    expect(user_messages(page).last).to_have_text(markup)
+    expect(bot_messages(page).nth(2)).to_be_visible()  # the bot answered
+
+    # a bot message and quick replies carrying markup, through the same code path socket.io uses
+    page.evaluate(
+        """() => window.SecondLookChat.instance.receive({
+            text: '<i>hi</i> see https://example.org/help?x=1. and javascript:alert(1)',
+            quick_replies: [{ title: '<b>yes</b>', payload: '/affirm' }],
+        })"""
+    )
+    expect(bot_messages(page).last).to_have_text("<i>hi</i> see https://example.org/help?x=1. and javascript:alert(1)")
+    expect(page.get_by_role("button", name="<b>yes</b>")).to_be_visible()
+    assert page.locator(".sl-log img, .sl-log b, .sl-log i, .sl-log script").count() == 0
+    assert page.evaluate("() => window.pwned") is None
+    links = bot_messages(page).last.locator("a")
+    expect(links).to_have_count(1)  # only the http(s) URL became a link, without the sentence's full stop
+    expect(links).to_have_attribute("href", "https://example.org/help?x=1")
+    expect(links).to_have_attribute("rel", "noopener noreferrer nofollow")
+
+
+def test_the_whole_flow_works_with_the_keyboard_only(bot, page):
+    open_chat(page, f"{bot.url}/chat/")
+    page.locator("body").focus()
+    tab_to(page, "button|I doubt my diagnosis")
+    page.keyboard.press("Enter")
+    expect_bot_says(page, "Step 1 of 5")
+    assert focused(page).startswith("textarea")  # focus comes back to the message box
+
+    page.keyboard.type("what's next?")
+    page.keyboard.press("Enter")
+    expect_bot_says(page, "Step 2 of 5")
+
+    tab_to(page, "button|Menu", key="Shift+Tab")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("menu")).to_be_visible()
+    assert focused(page) == "button|Start over|menuitem"
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("menu")).to_be_hidden()
+    assert focused(page).startswith("button|Menu")
+
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    assert focused(page) == "button|Delete my data|menuitem"
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("menu")).to_be_hidden()
+    expect(user_messages(page).last).to_have_text("Delete my data")
+    expect_bot_says(page, "Shall I delete everything?")
+    tab_to(page, "button|No, keep it")
+    page.keyboard.press("Enter")
+    expect_bot_says(page, "haven't deleted anything")
+
+
+def test_start_over_clears_the_local_history_and_restarts_the_conversation(bot, page):
+    open_chat(page, f"{bot.url}/chat/")
+    send(page, "what can you do?")
+    expect_bot_says(page, "five steps")
+    session_id = stored_history(page)["sessionId"]
+
+    page.get_by_role("button", name="Menu").click()
+    page.get_by_role("menuitem", name="Start over").click()
+    expect(bot_messages(page).filter(has_text=DISCLAIMER)).to_have_count(1)  # the bot opens anew
+    expect(bot_messages(page).filter(has_text="five steps")).to_have_count(0)
+    expect(user_messages(page)).to_have_count(0)
+    history = stored_history(page)
+    assert history["sessionId"] == session_id
+    assert [message["text"] for message in history["messages"]] == bot_messages(page).all_inner_texts()
+
+
+def test_my_data_is_offered_as_a_json_download(bot, page, tmp_path):
+    open_chat(page, f"{bot.url}/chat/")
+    page.get_by_role("button", name="Menu").click()
+    page.get_by_role("menuitem", name="What do you store about me?").click()
+    link = page.get_by_role("link", name="Download my data (JSON)")
+    expect(link).to_have_attribute("href", re.compile(r"^blob:"))
+    with page.expect_download() as download:
+        link.click()
+    saved = tmp_path / "export.json"
+    download.value.save_as(saved)
+    document = json.loads(saved.read_text())
+    assert set(document) == {"progress", "conversation"}
+
+
+def test_the_chat_fits_a_phone_screen(bot, page):
+    page.set_viewport_size({"width": 360, "height": 740})
+    open_chat(page, f"{bot.url}/chat/")
+    page.get_by_role("button", name="I doubt my diagnosis").click()
+    expect_bot_says(page, "Step 1 of 5")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 360
+    box = page.locator(".sl-form").bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 740 and box["width"] <= 360
+    expect(page.locator(".sl-progress-summary")).to_contain_text("Now: Ask your doctor first")
+
+
+# --- embedding -----------------------------------------------------------------------------------
+
+
+def test_the_embed_snippet_works_from_a_page_on_another_port(bot, page, embed_port, tmp_path):
+    with example_site(bot.url, tmp_path, port=embed_port) as site:
+        page.goto(f"{site}/embed.html")
+        expect(page.get_by_role("heading", name="Second-opinion helper")).to_be_visible()
+        expect(page.locator(".sl-chat")).to_have_attribute("lang", "en-GB")
+        expect(bot_messages(page).filter(has_text=GREETING)).to_have_count(1)
+        header_colour = page.locator(".sl-header").evaluate("e => getComputedStyle(e).backgroundColor")
+        assert header_colour == "rgb(29, 92, 88)"  # the widget's stylesheet came along with the script
+
+        send(page, "i dont think my doctor got my diagnosis right")
+        expect_bot_says(page, "Step 1 of 5")
+        expect(step(page, "ask_doctor")).to_have_attribute("data-status", "current")
+        assert page.evaluate("() => location.origin") == site != bot.url
+
+
+def test_the_embed_example_points_at_the_documented_default_server():
+    example = (Path(__file__).resolve().parent.parent / "web" / "examples" / "embed.html").read_text()
+    assert 'src="http://localhost:5005/chat/secondlook-chat.js"' in example
+    assert '<div id="secondlook-chat"' in example
+
+
+# --- the channel in process (no server): origin rules and the optional JWT -------------------------
+
+
+def test_the_origin_check_allows_the_own_origin_and_configured_ones_only():
+    check = OriginCheck(["https://Clinic.example.org/", "http://localhost:8000"])
+    own = {"HTTP_HOST": "bot.example.org", "wsgi.url_scheme": "https"}
+    assert check("https://bot.example.org", own)
+    assert check("https://clinic.example.org", own) and check("http://localhost:8000", own)
+    assert not check("http://bot.example.org", own)  # another scheme is another origin
+    assert not check("https://evil.example", own) and not check(None, own) and not check("null", own)
+    behind_proxy = {
+        "HTTP_HOST": "10.0.0.5:5005",
+        "HTTP_X_FORWARDED_HOST": "bot.example.org",
+        "wsgi.url_scheme": "https",
+    }
+    assert check("https://bot.example.org", behind_proxy)
+    with pytest.raises(ValueError):
+        OriginCheck(["*"])
+
+
+def test_the_channel_reads_its_options_from_credentials_and_the_environment(monkeypatch):
+    monkeypatch.setenv("SECONDLOOK_ALLOWED_ORIGINS", "https://a.example, https://b.example")
+    monkeypatch.setenv("SECONDLOOK_FRAME_ANCESTORS", "'self' https://a.example")
+    channel = WebChatInput.from_credentials({"session_persistence": True})
+    assert channel.origin_check.allowed == {"https://a.example", "https://b.example"}
+    assert "frame-ancestors 'self' https://a.example" in channel.csp
+    assert channel.url_prefix() == "/chat" and channel.session_persistence
+    configured = WebChatInput.from_credentials({"allowed_origins": ["https://c.example"], "frame_ancestors": "'none'"})
+    assert configured.origin_check.allowed == {"https://c.example"}
+    assert configured.csp.endswith("frame-ancestors 'none'")
+
+
+SECRET = "a-test-secret-of-32-bytes-or-more"
+
+
+def run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Runs `coroutine` on a fresh loop in another thread: Playwright's sync API owns this thread's loop."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+def test_with_a_jwt_key_only_sockets_with_a_valid_token_connect():
+    channel = WebChatInput.from_credentials({"jwt_key": SECRET, "jwt_method": "HS256"})
+
+    async def on_new_message(_: UserMessage) -> None:
+        pass
+
+    channel.blueprint(on_new_message)
+    connect = channel.sio.handlers["/"]["connect"]
+    valid = jwt.encode({"sub": "web", "exp": int(time.time()) + 60}, SECRET, algorithm="HS256")
+    expired = jwt.encode({"sub": "web", "exp": int(time.time()) - 60}, SECRET, algorithm="HS256")
+    forged = jwt.encode({"sub": "web"}, "another-secret-of-32-bytes-or-more", algorithm="HS256")
+    assert run_coroutine(connect("sid-1", {}, {"token": valid})) is True
+    assert run_coroutine(connect("sid-2", {}, {"token": expired})) is False
+    assert run_coroutine(connect("sid-3", {}, {"token": forged})) is False
+    assert run_coroutine(connect("sid-4", {}, None)) is False
