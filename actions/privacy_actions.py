@@ -39,6 +39,9 @@ class ActionShowMyData(Action):
             "Here is everything I keep about you:",
             f"• Steps done: {', '.join(done) if done else 'none yet'}",
             f"• Current step: {journey.step(current).title if journey.has_step(current) else 'none'}",
+            f"• Notes you asked me to keep: {len(stored['notes'])}",
+            f"• Practice conversations: {len(stored['rehearsals'])}",
+            f"• Emergency messages answered (kind and time only): {len(stored['safety_events'])}",
             f"• Conversation messages kept: {document['conversation']['messages_kept']}"
             + (f" (since {document['conversation']['since'][:10]})" if document["conversation"]["since"] else ""),
             "I keep no name, no diagnosis and no contact details; your id is stored only as a one-way hash.",

@@ -52,6 +52,8 @@ async def test_clarify_with_nothing_likely_still_offers_a_way_out(dispatcher, do
 async def test_my_data_shows_progress_and_a_json_document(dispatcher, domain, store):
     store.mark_done("user-1", "ask_doctor")
     store.set_current_step("user-1", "be_honest")
+    store.add_note("user-1", "specialist", "Dr Osei, teaching hospital")
+    store.record_rehearsal("user-1", "ask_opinion", "rushed", 3, True)
     events = [
         {"event": "user", "timestamp": 100.0, "text": "hi"},
         {"event": "bot", "timestamp": 101.0, "text": "hello"},
@@ -60,9 +62,14 @@ async def test_my_data_shows_progress_and_a_json_document(dispatcher, domain, st
     summary = texts(dispatcher)[0]
     assert "Ask your doctor first" in summary and "Be honest about why" in summary
     assert "Conversation messages kept: 2 (since 1970-01-01)" in summary
+    assert "Notes you asked me to keep: 1" in summary and "Practice conversations: 1" in summary
     [export] = customs(dispatcher, "data_export")
     document = export["document"]
+    assert document["progress"]["notes"][0]["text"] == "Dr Osei, teaching hospital"
+    assert document["progress"]["rehearsals"][0]["temperament"] == "rushed"
     assert document["progress"]["completed_steps"][0]["step"] == "ask_doctor"
+    assert document["progress"]["notes"][0]["text"] == "Dr Osei, teaching hospital"
+    assert document["progress"]["rehearsals"][0]["temperament"] == "rushed"
     assert document["conversation"] == {"messages_kept": 2, "since": "1970-01-01T00:01:40+00:00"}
     assert json.loads(texts(dispatcher)[1].split("\n", 1)[1]) == document
     assert "user-1" not in json.dumps(document)
