@@ -7,7 +7,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.journey import Journey, Step, load_journey
+from actions.journey import Advice, Journey, Step, load_journey
 from actions.replies import button, checklist_text, progress_payload, rehearsal_line, step_buttons
 from actions.store_access import with_store
 
@@ -34,6 +34,24 @@ def _enter_step(tracker: Tracker, step: Step) -> list[SlotSet]:
     return [SlotSet("current_step", step.id)]
 
 
+def _send_step(
+    dispatcher: CollectingDispatcher,
+    journey: Journey,
+    step: Step,
+    pieces: tuple[Advice, ...],
+    completed: list[str],
+    heading: bool,
+) -> None:
+    """The step's heading (when entering it), its advice one piece per message, the step's buttons on the
+    last piece, and the stepper state for rich clients."""
+    if heading:
+        dispatcher.utter_message(text=f"{step.heading}\n{step.summary}")
+    for piece in pieces[:-1]:
+        dispatcher.utter_message(text=piece.as_message())
+    dispatcher.utter_message(text=pieces[-1].as_message(), buttons=step_buttons(step))
+    dispatcher.utter_message(json_message=progress_payload(journey, completed, step.id))
+
+
 class ActionGiveStepAdvice(Action):
     """Advice for the step that matches what the user just asked, focused on their situation."""
 
@@ -48,14 +66,8 @@ class ActionGiveStepAdvice(Action):
             journey.step(current) if journey.has_step(current) else journey.steps[0]
         )
         pieces = step.topics.get(intent) or step.advice
-
-        if step.id != current:
-            dispatcher.utter_message(text=f"{step.heading}\n{step.summary}")
-        for piece in pieces[:-1]:
-            dispatcher.utter_message(text=piece.as_message())
-        dispatcher.utter_message(text=pieces[-1].as_message(), buttons=step_buttons(step))
         completed = journey.in_order(tracker.get_slot("completed_steps") or [])
-        dispatcher.utter_message(json_message=progress_payload(journey, completed, step.id))
+        _send_step(dispatcher, journey, step, pieces, completed, heading=step.id != current)
         return _enter_step(tracker, step)
 
 
@@ -77,11 +89,7 @@ class ActionNextStep(Action):
             )
             return [SlotSet("completed_steps", completed)]
 
-        dispatcher.utter_message(text=f"{step.heading}\n{step.summary}")
-        for piece in step.advice[:-1]:
-            dispatcher.utter_message(text=piece.as_message())
-        dispatcher.utter_message(text=step.advice[-1].as_message(), buttons=step_buttons(step))
-        dispatcher.utter_message(json_message=progress_payload(journey, completed, step.id))
+        _send_step(dispatcher, journey, step, step.advice, completed, heading=True)
         return [SlotSet("completed_steps", completed), *_enter_step(tracker, step)]
 
 
