@@ -9,6 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.journey import Advice, Journey, Step, load_journey
 from actions.replies import button, checklist_text, progress_payload, rehearsal_line, step_buttons
+from actions.situation import situation_notes, situation_of
 from actions.store_access import with_store
 
 DomainDict = dict[str, Any]
@@ -36,19 +37,23 @@ def _enter_step(tracker: Tracker, step: Step) -> list[SlotSet]:
 
 def _send_step(
     dispatcher: CollectingDispatcher,
+    tracker: Tracker,
     journey: Journey,
     step: Step,
     pieces: tuple[Advice, ...],
     completed: list[str],
     heading: bool,
 ) -> None:
-    """The step's heading (when entering it), its advice one piece per message, the step's buttons on the
-    last piece, and the stepper state for rich clients."""
+    """The step's heading (when entering it), its advice one piece per message, a line about the user's
+    own situation when they told us something, the step's buttons on the last message, and the stepper
+    state for rich clients."""
     if heading:
         dispatcher.utter_message(text=f"{step.heading}\n{step.summary}")
-    for piece in pieces[:-1]:
-        dispatcher.utter_message(text=piece.as_message())
-    dispatcher.utter_message(text=pieces[-1].as_message(), buttons=step_buttons(step))
+    situation = situation_of(tracker.current_slot_values(), tracker.latest_message)
+    texts = [piece.as_message() for piece in pieces] + situation_notes(step.id, situation, heading)
+    for text in texts[:-1]:
+        dispatcher.utter_message(text=text)
+    dispatcher.utter_message(text=texts[-1], buttons=step_buttons(step))
     dispatcher.utter_message(json_message=progress_payload(journey, completed, step.id))
 
 
@@ -67,7 +72,7 @@ class ActionGiveStepAdvice(Action):
         )
         pieces = step.topics.get(intent) or step.advice
         completed = journey.in_order(tracker.get_slot("completed_steps") or [])
-        _send_step(dispatcher, journey, step, pieces, completed, heading=step.id != current)
+        _send_step(dispatcher, tracker, journey, step, pieces, completed, heading=step.id != current)
         return _enter_step(tracker, step)
 
 
@@ -89,7 +94,7 @@ class ActionNextStep(Action):
             )
             return [SlotSet("completed_steps", completed)]
 
-        _send_step(dispatcher, journey, step, step.advice, completed, heading=True)
+        _send_step(dispatcher, tracker, journey, step, step.advice, completed, heading=True)
         return [SlotSet("completed_steps", completed), *_enter_step(tracker, step)]
 
 
@@ -100,6 +105,54 @@ def _reported_step(journey: Journey, tracker: Tracker) -> str | None:
         if entity.get("entity") == "journey_step"
     ]
     return next((value for value in values if journey.has_step(value)), None)
+
+
+# A yes/no question the bot asked, remembered so that "yes" or "no" answers it (action_answer_yes_no).
+CONFIRM_STEP = "confirm_step:"
+
+
+def _mark_step_done(
+    dispatcher: CollectingDispatcher, tracker: Tracker, journey: Journey, completed: list[str], step_id: str
+) -> list[str]:
+    """Stores the step as done, congratulates, and returns the new list of completed steps."""
+    step = journey.step(step_id)
+    newly_done = with_store(dispatcher, lambda store: store.mark_done(_sender(tracker), step_id), True)
+    completed = journey.in_order([*completed, step_id])
+    tally = f"That's {len(completed)} of {len(journey.steps)} done."
+    if newly_done:
+        text = f"Well done! I've ticked off step {step.number}, “{step.title}”. {tally}"
+    else:
+        text = f"Step {step.number}, “{step.title}”, was already ticked off. {tally}"
+    buttons = [button("What's next?", "next_step"), button("Show my progress", "ask_progress")]
+    if len(completed) == len(journey.steps):
+        text += " You've completed the whole journey."
+        buttons = [button("Show my progress", "ask_progress")]
+    dispatcher.utter_message(text=text, buttons=buttons)
+    dispatcher.utter_message(json_message=progress_payload(journey, completed, tracker.get_slot("current_step")))
+    return completed
+
+
+def _ask_which_step(
+    dispatcher: CollectingDispatcher, journey: Journey, completed: list[str], likely_id: str | None
+) -> None:
+    """Asks which step is done: a yes/no question about the likely one when there is one, else a choice."""
+    open_steps = [step for step in journey.steps if step.id not in completed]
+    if not open_steps:
+        dispatcher.utter_message(text="All five steps are already ticked off. Nothing left to mark!")
+        return
+    likely = journey.step(likely_id) if likely_id else None
+    buttons = []
+    if likely:
+        text = f"Great! Just to check: do you mean step {likely.number}, “{likely.title}”?"
+        buttons.append(button(f"Yes, step {likely.number}", "report_progress", journey_step=likely.id))
+    else:
+        text = "Great! Which step have you done?"
+    buttons += [
+        button(f"Step {step.number}: {step.title}", "report_progress", journey_step=step.id)
+        for step in open_steps
+        if step is not likely
+    ]
+    dispatcher.utter_message(text=text, buttons=buttons)
 
 
 class ActionReportProgress(Action):
@@ -113,46 +166,59 @@ class ActionReportProgress(Action):
         completed = _known_completed(journey, tracker, dispatcher)
         step_id = _reported_step(journey, tracker)
         if step_id is None:
-            self._ask_which_step(dispatcher, journey, completed, tracker.get_slot("current_step"))
-            return [SlotSet("completed_steps", completed)]
+            current = tracker.get_slot("current_step")
+            likely = current if journey.has_step(current) and current not in completed else None
+            _ask_which_step(dispatcher, journey, completed, likely)
+            question = f"{CONFIRM_STEP}{likely}" if likely else None
+            return [SlotSet("completed_steps", completed), SlotSet("awaiting_answer", question)]
 
-        step = journey.step(step_id)
-        newly_done = with_store(dispatcher, lambda store: store.mark_done(_sender(tracker), step_id), True)
-        completed = journey.in_order([*completed, step_id])
-        tally = f"That's {len(completed)} of {len(journey.steps)} done."
-        if newly_done:
-            text = f"Well done! I've ticked off step {step.number}, “{step.title}”. {tally}"
-        else:
-            text = f"Step {step.number}, “{step.title}”, was already ticked off. {tally}"
-        buttons = [button("What's next?", "next_step"), button("Show my progress", "ask_progress")]
-        if len(completed) == len(journey.steps):
-            text += " You've completed the whole journey."
-            buttons = [button("Show my progress", "ask_progress")]
-        dispatcher.utter_message(text=text, buttons=buttons)
-        dispatcher.utter_message(json_message=progress_payload(journey, completed, tracker.get_slot("current_step")))
-        return [SlotSet("completed_steps", completed)]
+        completed = _mark_step_done(dispatcher, tracker, journey, completed, step_id)
+        return [SlotSet("completed_steps", completed), SlotSet("awaiting_answer", None)]
 
-    @staticmethod
-    def _ask_which_step(
-        dispatcher: CollectingDispatcher, journey: Journey, completed: list[str], current: str | None
-    ) -> None:
-        open_steps = [step for step in journey.steps if step.id not in completed]
-        if not open_steps:
-            dispatcher.utter_message(text="All five steps are already ticked off. Nothing left to mark!")
-            return
-        likely = journey.step(current) if journey.has_step(current) and current not in completed else None
-        buttons = []
-        if likely:
-            text = f"Great! Just to check: do you mean step {likely.number}, “{likely.title}”?"
-            buttons.append(button(f"Yes, step {likely.number}", "report_progress", journey_step=likely.id))
-        else:
-            text = "Great! Which step have you done?"
-        buttons += [
-            button(f"Step {step.number}: {step.title}", "report_progress", journey_step=step.id)
-            for step in open_steps
-            if step is not likely
-        ]
-        dispatcher.utter_message(text=text, buttons=buttons)
+
+def _question_just_asked(tracker: Tracker) -> str | None:
+    """The yes/no question pending, but only if the bot's last action asked it: a "yes" three turns later
+    answers nothing."""
+    question = tracker.get_slot("awaiting_answer")
+    skipped = {"action_listen", "action_extract_slots", "action_session_start"}
+    last_actions = [
+        event.get("name")
+        for event in reversed(tracker.events)
+        if event.get("event") == "action" and event.get("name") not in skipped
+    ]
+    asked_by = "action_report_progress" if question and question.startswith(CONFIRM_STEP) else None
+    return question if last_actions and last_actions[0] == asked_by else None
+
+
+class ActionAnswerYesNo(Action):
+    """Gives "yes" and "no" the meaning of the question the bot just asked; without one, asks what next."""
+
+    def name(self) -> str:
+        return "action_answer_yes_no"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
+        question = _question_just_asked(tracker)
+        said_yes = _latest_intent(tracker) == "affirm"
+        journey = load_journey()
+        if question and question.startswith(CONFIRM_STEP):
+            step_id = question.removeprefix(CONFIRM_STEP)
+            completed = _known_completed(journey, tracker, dispatcher)
+            if said_yes and journey.has_step(step_id):
+                completed = _mark_step_done(dispatcher, tracker, journey, completed, step_id)
+            else:
+                dispatcher.utter_message(text="No problem.")
+                _ask_which_step(dispatcher, journey, completed, None)
+            return [SlotSet("completed_steps", completed), SlotSet("awaiting_answer", None)]
+
+        dispatcher.utter_message(
+            text="Okay. What would you like to do next?",
+            buttons=[
+                button("What's next for me?", "next_step"),
+                button("Show my progress", "ask_progress"),
+                button("What can you do?", "help"),
+            ],
+        )
+        return [SlotSet("awaiting_answer", None)]
 
 
 class ActionShowProgress(Action):

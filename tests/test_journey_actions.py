@@ -7,7 +7,13 @@ from sqlalchemy.exc import OperationalError
 
 from actions import progress_store
 from actions.journey import load_journey
-from actions.journey_actions import ActionGiveStepAdvice, ActionNextStep, ActionReportProgress, ActionShowProgress
+from actions.journey_actions import (
+    ActionAnswerYesNo,
+    ActionGiveStepAdvice,
+    ActionNextStep,
+    ActionReportProgress,
+    ActionShowProgress,
+)
 from tests.conftest import customs, make_tracker, payloads, texts
 
 STEP_ENTITY = "journey_step"
@@ -87,7 +93,7 @@ async def test_next_step_when_everything_is_done(dispatcher, domain, store):
 async def test_reporting_a_named_step_marks_it_done(dispatcher, domain, store):
     tracker = make_tracker("report_progress", entities=[{"entity": STEP_ENTITY, "value": "be_honest"}])
     events = await ActionReportProgress().run(dispatcher, tracker, domain)
-    assert events == [SlotSet("completed_steps", ["be_honest"])]
+    assert events == [SlotSet("completed_steps", ["be_honest"]), SlotSet("awaiting_answer", None)]
     assert store.completed_steps("user-1") == ["be_honest"]
     assert "ticked off step 2" in texts(dispatcher)[0]
 
@@ -104,7 +110,7 @@ async def test_an_ambiguous_report_asks_for_confirmation_first(dispatcher, domai
     tracker = make_tracker("report_progress", text="done!", slots={"current_step": "outside_network"})
     events = await ActionReportProgress().run(dispatcher, tracker, domain)
     assert store.completed_steps("user-1") == []
-    assert events == [SlotSet("completed_steps", [])]
+    assert events == [SlotSet("completed_steps", []), SlotSet("awaiting_answer", "confirm_step:outside_network")]
     assert "do you mean step 3" in texts(dispatcher)[0]
     options = payloads(dispatcher)
     assert options[0] == '/report_progress{"journey_step":"outside_network"}'
@@ -179,3 +185,74 @@ async def test_journey_replies_carry_the_stepper_state_for_rich_clients(dispatch
         ("move_on", "next"),
         ("after_opinion", "todo"),
     ]
+
+
+def _after_the_bot_asked(intent: str, question: str | None, last_action: str = "action_report_progress"):
+    """A tracker where the bot's last action was `last_action` and the user then said yes or no."""
+    events = [
+        {"event": "user", "text": "done", "parse_data": {"intent": {"name": "report_progress"}}},
+        {"event": "action", "name": last_action},
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": "yes" if intent == "affirm" else "no", "parse_data": {"intent": {"name": intent}}},
+        {"event": "action", "name": "action_extract_slots"},
+    ]
+    return make_tracker(intent, slots={"current_step": "be_honest", "awaiting_answer": question}, events=events)
+
+
+async def test_yes_confirms_the_step_the_bot_just_asked_about(dispatcher, domain, store):
+    tracker = _after_the_bot_asked("affirm", "confirm_step:be_honest")
+    events = await ActionAnswerYesNo().run(dispatcher, tracker, domain)
+    assert store.completed_steps("user-1") == ["be_honest"]
+    assert "ticked off step 2" in texts(dispatcher)[0]
+    assert slot_values(events) == {"completed_steps": ["be_honest"], "awaiting_answer": None}
+
+
+async def test_no_to_the_likely_step_offers_the_others_and_stores_nothing(dispatcher, domain, store):
+    tracker = _after_the_bot_asked("deny", "confirm_step:be_honest")
+    await ActionAnswerYesNo().run(dispatcher, tracker, domain)
+    assert store.completed_steps("user-1") == []
+    assert "Which step have you done?" in texts(dispatcher)[1]
+    assert len(payloads(dispatcher)) == 5
+
+
+async def test_a_late_yes_answers_no_old_question(dispatcher, domain, store):
+    tracker = _after_the_bot_asked("affirm", "confirm_step:be_honest", last_action="action_show_progress")
+    await ActionAnswerYesNo().run(dispatcher, tracker, domain)
+    assert store.completed_steps("user-1") == []
+    assert texts(dispatcher) == ["Okay. What would you like to do next?"]
+
+
+async def test_advice_names_the_specialist_the_condition_and_an_upcoming_date(dispatcher, domain, store):
+    message = "where do i find another heart doctor for my afib, i see him next tuesday"
+    entities = [
+        {"entity": "specialty", "value": "cardiology", "start": 27, "end": 39},
+        {"entity": "condition", "value": "atrial fibrillation", "start": 48, "end": 52},
+        {"entity": "DATE", "value": "next tuesday", "start": 63, "end": 75},
+    ]
+    tracker = make_tracker("ask_find_specialist", text=message, entities=entities, slots={"specialty": "cardiology"})
+    await ActionGiveStepAdvice().run(dispatcher, tracker, domain)
+    said = "\n".join(texts(dispatcher))
+    assert "You mentioned next tuesday" in said
+    assert "a cardiologist at a different hospital" in said
+    assert payloads(dispatcher)[0] == '/report_progress{"journey_step":"outside_network"}'
+
+
+async def test_a_past_date_or_a_duration_is_not_taken_for_an_appointment(dispatcher, domain, store):
+    for message, date in [("my gp told me last week", "last week"), ("i've had it for two years", "two years")]:
+        start = message.index(date)
+        entities = [{"entity": "DATE", "value": date, "start": start, "end": start + len(date)}]
+        dispatcher.messages.clear()
+        await ActionGiveStepAdvice().run(
+            dispatcher, make_tracker("doubt_diagnosis", text=message, entities=entities), domain
+        )
+        assert "You mentioned" not in "\n".join(texts(dispatcher))
+
+
+async def test_a_remembered_specialty_is_not_repeated_within_a_step(dispatcher, domain, store):
+    tracker = make_tracker("ask_records", slots={"specialty": "oncology", "current_step": "outside_network"})
+    await ActionGiveStepAdvice().run(dispatcher, tracker, domain)
+    assert "oncologist" not in "\n".join(texts(dispatcher))
+    dispatcher.messages.clear()
+    tracker = make_tracker("doctor_refuses", slots={"specialty": "oncology", "current_step": "outside_network"})
+    await ActionGiveStepAdvice().run(dispatcher, tracker, domain)
+    assert "If this oncologist will not help" in "\n".join(texts(dispatcher))
