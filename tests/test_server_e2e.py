@@ -74,6 +74,65 @@ def test_a_vague_report_is_confirmed_before_anything_is_stored(bot, sender):
     assert "0 of 5 steps done." in reply_text(bot.say(sender, "show my progress"))
 
 
+def test_yes_confirms_the_step_and_no_offers_the_others(bot, sender):
+    bot.say(sender, "how do i find a specialist outside my hospital")
+    assert "do you mean step 3" in reply_text(bot.say(sender, "done"))
+    assert "ticked off step 3" in reply_text(bot.say(sender, "yes"))
+
+    bot.say(sender, "my doctor refuses to refer me")
+    bot.say(sender, "i did that")
+    replies = bot.say(sender, "no")
+    assert "Which step have you done?" in reply_text(replies)
+    assert "1 of 5 steps done." in reply_text(bot.say(sender, "show my progress"))
+
+
+@pytest.mark.parametrize(
+    "message,expected",
+    [
+        ("my heart doctor thinks it's just anxiety", {"specialty": "cardiology"}),
+        (
+            "Should I see another Oncologist about my breast cancer?",
+            {"specialty": "oncology", "condition": "breast cancer"},
+        ),
+        ("the GP says it's IBS but i'm not sure", {"specialty": "primary care", "condition": "ibs"}),
+        (
+            "my rheumatologist diagnosed lupus last month",
+            {"specialty": "rheumatology", "condition": "lupus", "DATE": "last month"},
+        ),
+        ("i have an appointment with a neurosurgeon on Friday", {"specialty": "neurology", "DATE": "Friday"}),
+        (
+            "they told me i have crohns, the gastro wants to operate",
+            {"specialty": "gastroenterology", "condition": "crohn's disease"},
+        ),
+        ("my kids doctor says it's eczema", {"specialty": "pediatrics", "condition": "eczema"}),
+        (
+            "I see the specialist next Wednesday about my slipped disc",
+            {"condition": "herniated disc", "DATE": "next Wednesday"},
+        ),
+    ],
+)
+def test_specialties_conditions_and_dates_are_recognised_with_synonyms(bot, message, expected):
+    entities = {entity["entity"]: entity["value"] for entity in bot.parse(message)["entities"]}
+    assert {name: entities.get(name) for name in expected} == expected
+
+
+def test_an_everyday_sentence_names_no_specialty_or_condition(bot):
+    entities = bot.parse("Ms Smith from the bank said my mass transfer will take a day")["entities"]
+    assert [e for e in entities if e["entity"] in ("specialty", "condition")] == []
+
+
+def test_the_specialty_condition_and_date_the_user_names_shape_the_reply(bot, sender):
+    reply = reply_text(
+        bot.say(sender, "Where can I find another heart doctor for my AFib? I see the first one next Tuesday.")
+    )
+    assert "Step 3 of 5" in reply
+    assert "a cardiologist at a different hospital" in reply
+    assert "You mentioned next Tuesday" in reply
+    tracker = bot.tracker(sender)
+    assert tracker["slots"]["specialty"] == "cardiology"
+    assert tracker["slots"]["condition"] == "atrial fibrillation"
+
+
 def test_progress_is_restored_after_restart_and_server_restart(bot, sender):
     bot.say(sender, "hello")
     bot.say(sender, '/report_progress{"journey_step":"be_honest"}')

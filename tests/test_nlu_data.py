@@ -1,0 +1,49 @@
+"""The NLU evaluation sets are fair: nothing in them is trained on, and the training data itself is sane."""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TRAINING_FILES = sorted((ROOT / "data" / "nlu").glob("*.yml"))
+EVALUATION_FILES = sorted((ROOT / "tests" / "nlu").glob("*.yml"))
+
+
+def _normalised(text: str) -> str:
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)|\[([^\]]*)\]\{[^}]*\}", lambda m: m.group(1) or m.group(2), text)
+    return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
+
+
+def _examples(path: Path) -> list[tuple[str, str]]:
+    found = []
+    for block in yaml.safe_load(path.read_text())["nlu"]:
+        if "intent" in block:
+            for line in block["examples"].splitlines():
+                if line.strip().startswith("- "):
+                    found.append((block["intent"], _normalised(line.strip()[2:])))
+    return found
+
+
+def test_evaluation_sets_exist_and_are_substantial():
+    sizes = {path.name: len(_examples(path)) for path in EVALUATION_FILES}
+    assert sizes["heldout.yml"] >= 200
+    assert sizes["everyday.yml"] >= 200 and sizes["everyday_fresh.yml"] >= 200
+
+
+@pytest.mark.parametrize("path", EVALUATION_FILES, ids=lambda p: p.name)
+def test_no_evaluation_message_is_in_the_training_data(path):
+    trained = {text for training in TRAINING_FILES for _, text in _examples(training)}
+    leaked = [text for _, text in _examples(path) if text in trained]
+    assert leaked == []
+
+
+def test_no_training_message_is_labelled_with_two_intents():
+    seen: dict[str, str] = {}
+    clashes = []
+    for path in TRAINING_FILES:
+        for intent, text in _examples(path):
+            if seen.setdefault(text, intent) != intent:
+                clashes.append((text, seen[text], intent))
+    assert clashes == []
