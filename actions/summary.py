@@ -190,7 +190,7 @@ def to_pdf(blocks: list[Block]) -> bytes:
     def write(text: str, size: float, style: str = "", height: float = 6, indent: float = 0) -> None:
         pdf.set_font(font, style, size)
         pdf.set_x(pdf.l_margin + indent)
-        pdf.multi_cell(pdf.epw - indent, height, clean(text), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(pdf.epw - indent, height, clean(text), align="L", new_x="LMARGIN", new_y="NEXT")
 
     for block in blocks:
         if block.kind == "h1":
@@ -212,7 +212,7 @@ def to_pdf(blocks: list[Block]) -> bytes:
         elif block.kind == "letter":
             pdf.set_fill_color(244, 246, 248)
             pdf.set_font(font, "", 9.5)
-            pdf.multi_cell(pdf.epw, 5, clean(block.text), fill=True, new_x="LMARGIN", new_y="NEXT")
+            pdf.multi_cell(pdf.epw, 5, clean(block.text), fill=True, align="L", new_x="LMARGIN", new_y="NEXT")
             pdf.ln(2)
     return bytes(pdf.output())
 

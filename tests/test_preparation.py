@@ -23,6 +23,7 @@ from actions.preparation_actions import (
     ActionSendSummary,
     ActionWriteLetter,
 )
+from actions.privacy_actions import ActionShowMyData
 from actions.questions import infer_situation, load_question_bank
 from actions.session_actions import ActionSessionStart
 from actions.summary import sign_token, summary_for_key, to_markdown, to_pdf, verify_token
@@ -301,3 +302,16 @@ async def test_forget_me_erases_the_preparation_too(store):
     store.forget("user-1")
     assert store.preparation("user-1") == {} and store.own_questions("user-1") == []
     assert store.reminders("user-1") == [] and store.pending_reminders() == []
+
+
+async def test_show_my_data_lists_the_preparation(dispatcher, domain, store):
+    store.save_preparation("user-1", {"specialty": "oncology", "opinion": "not_yet"})
+    store.add_note("user-1", "question", "Anything?")
+    store.schedule_reminder("user-1", "checkin-s", "rest", date(2026, 12, 1), datetime.now(timezone.utc))
+    await ActionShowMyData().run(dispatcher, make_tracker("request_my_data"), domain)
+    summary = texts(dispatcher)[0]
+    assert "For your question list: specialty: oncology, opinion: not_yet" in summary
+    assert "Check-ins planned after an appointment: 1" in summary
+    assert "Notes you asked me to keep: 1" in summary
+    [export] = customs(dispatcher, "data_export")
+    assert export["document"]["progress"]["preparation"] == {"specialty": "oncology", "opinion": "not_yet"}
