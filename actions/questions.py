@@ -141,7 +141,9 @@ def infer_situation(bank: QuestionBank, user_events: list[dict]) -> dict[str, st
         if intent in OPINION_INTENTS:
             situation["opinion"] = OPINION_INTENTS[intent]
     if "specialty" not in situation:
-        word = _last_match(_words_pattern(bank.specialties), texts)
+        # "surgery" names a specialty and a proposed treatment alike: as a word, it counts as the latter.
+        cues = {cue for words in bank.treatment_cues.values() for cue in words}
+        word = _last_match(_words_pattern(name for name in bank.specialties if name not in cues), texts)
         if word:
             situation["specialty"] = bank.specialties[word]
     for value in ("treatment", "surgery"):  # surgery is the more specific answer: it wins

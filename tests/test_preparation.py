@@ -69,6 +69,8 @@ def test_the_situation_is_read_from_what_the_user_said():
     heart = [user_event("my heart doctor put me on tablets", entities=[{"entity": "specialty", "value": "cardiology"}])]
     assert infer_situation(BANK, heart) == {"specialty": "cardiology", "treatment": "treatment"}
     assert infer_situation(BANK, [user_event("I doubt my diagnosis")]) == {}
+    surgery = [user_event("what should I ask the oncologist about the surgery they proposed?")]
+    assert infer_situation(BANK, surgery) == {"specialty": "oncology", "treatment": "surgery"}
 
 
 async def test_unknown_parts_of_the_situation_are_asked_one_at_a_time(dispatcher, domain, store):
