@@ -23,6 +23,11 @@ def conversation_summary(tracker: Tracker) -> dict:
     return {"messages_kept": len(messages), "since": since}
 
 
+def _situation_line(preparation: dict) -> str:
+    """The situation kept for the question list (short codes), e.g. "specialty: oncology, opinion: not_yet"."""
+    return ", ".join(f"{key}: {value}" for key, value in preparation.items()) or "nothing"
+
+
 class ActionShowMyData(Action):
     def name(self) -> str:
         return "action_show_my_data"
@@ -41,6 +46,9 @@ class ActionShowMyData(Action):
             f"• Current step: {journey.step(current).title if journey.has_step(current) else 'none'}",
             f"• Notes you asked me to keep: {len(stored['notes'])}",
             f"• Practice conversations: {len(stored['rehearsals'])}",
+            f"• For your question list: {_situation_line(stored['preparation'])}",
+            f"• Check-ins planned after an appointment: {len(stored['check_ins'])}"
+            + (" (with the conversation id, so that I can send them)" if stored["check_ins"] else ""),
             f"• Emergency messages answered (kind and time only): {len(stored['safety_events'])}",
             f"• Conversation messages kept: {document['conversation']['messages_kept']}"
             + (f" (since {document['conversation']['since'][:10]})" if document["conversation"]["since"] else ""),

@@ -8,7 +8,7 @@ owned by Alembic (migrations/), applied when the store opens.
 import hashlib
 import hmac
 import os
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 from alembic import command
@@ -16,6 +16,7 @@ from alembic.config import Config
 from sqlalchemy import (
     Boolean,
     Column,
+    Date,
     DateTime,
     Integer,
     MetaData,
@@ -109,8 +110,38 @@ rehearsals = Table(
     Column("at", DateTime(timezone=True), nullable=False),
 )
 
+# --- the preparation kit (issue 11) ---
+# The user's situation for the question list: the kind of specialist, whether a treatment was proposed,
+# whether the second opinion differs (short codes from content/questions.yml, never free text).
+preparations = Table(
+    "preparations",
+    metadata,
+    Column("user_key", String(64), primary_key=True),
+    Column("specialty", String(32), nullable=True),
+    Column("treatment", String(32), nullable=True),
+    Column("opinion", String(32), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Check-ins the user accepted ("how did the appointment go?"). The conversation id is kept in clear
+# here, and only here, because the check-in must be delivered to it (also after a restart); the row
+# goes when the check-in is sent or cancelled, or the user's data is erased.
+reminders = Table(
+    "reminders",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("user_key", String(64), nullable=False, index=True),
+    Column("sender_id", String(255), nullable=False),
+    Column("channel", String(32), nullable=True),
+    Column("appointment_on", Date, nullable=False),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+QUESTION_TOPIC = "question"
+SITUATION_KEYS = ("specialty", "treatment", "opinion")
+
 # journeys last: purge selects users by it.
-USER_TABLES = (completed_steps, step_history, notes, safety_events, rehearsals, journeys)
+USER_TABLES = (completed_steps, step_history, notes, safety_events, rehearsals, preparations, reminders, journeys)
 
 
 def _now() -> datetime:
@@ -260,6 +291,101 @@ class ProgressStore:
                 for scenario, temperament, lines, finished, at in connection.execute(query)
             ]  # fmt: skip
 
+    # --- the preparation kit (issue 11) ----------------------------------------------------------
+
+    def preparation(self, sender_id: str) -> dict[str, str]:
+        return self.preparation_by_key(self.user_key(sender_id))
+
+    def preparation_by_key(self, key: str) -> dict[str, str]:
+        """The user's situation: only the keys that are known."""
+        query = select(preparations).where(preparations.c.user_key == key)
+        with self.engine.connect() as connection:
+            row = connection.execute(query).mappings().first()
+        return {name: row[name] for name in SITUATION_KEYS if row and row[name]}
+
+    def save_preparation(self, sender_id: str, situation: dict[str, str | None]) -> None:
+        """Replace the stored situation with `situation` (unknown keys are stored as empty)."""
+        key = self.user_key(sender_id)
+        values = {name: situation.get(name) for name in SITUATION_KEYS}
+        with self.engine.begin() as connection:
+            self._touch(connection, key)
+            row = {"user_key": key, "updated_at": _now(), **values}
+            if not _insert_if_absent(connection, preparations, row):
+                connection.execute(
+                    sql_update(preparations).where(preparations.c.user_key == key).values(updated_at=_now(), **values)
+                )
+
+    def own_questions(self, sender_id: str) -> list[str]:
+        return self.own_questions_by_key(self.user_key(sender_id))
+
+    def own_questions_by_key(self, key: str) -> list[str]:
+        query = (
+            select(notes.c.text).where(notes.c.user_key == key, notes.c.topic == QUESTION_TOPIC).order_by(notes.c.id)
+        )
+        with self.engine.connect() as connection:
+            return list(connection.execute(query).scalars())
+
+    def journey_by_key(self, key: str) -> tuple[list[str], str | None]:
+        """Completed step ids and the current step of the user with this key."""
+        with self.engine.connect() as connection:
+            done = connection.execute(
+                select(completed_steps.c.step_id)
+                .where(completed_steps.c.user_key == key)
+                .order_by(completed_steps.c.completed_at, completed_steps.c.step_id)
+            ).scalars()
+            current = connection.execute(select(journeys.c.current_step).where(journeys.c.user_key == key)).scalar()
+            return list(done), current
+
+    def schedule_reminder(
+        self, sender_id: str, name: str, channel: str | None, appointment_on: date, due_at: datetime
+    ) -> list[str]:
+        """Store a check-in, replacing the user's earlier ones; returns the names of those replaced."""
+        key = self.user_key(sender_id)
+        with self.engine.begin() as connection:
+            self._touch(connection, key)
+            replaced = list(connection.execute(select(reminders.c.name).where(reminders.c.user_key == key)).scalars())
+            connection.execute(delete(reminders).where(reminders.c.user_key == key))
+            connection.execute(
+                insert(reminders).values(
+                    name=name, user_key=key, sender_id=sender_id, channel=channel,
+                    appointment_on=appointment_on, due_at=due_at, created_at=_now(),
+                )
+            )  # fmt: skip
+        return replaced
+
+    def reminders(self, sender_id: str) -> list[dict]:
+        return self.reminders_by_key(self.user_key(sender_id))
+
+    def reminders_by_key(self, key: str) -> list[dict]:
+        query = select(reminders).where(reminders.c.user_key == key).order_by(reminders.c.due_at)
+        with self.engine.connect() as connection:
+            return [_reminder_row(row) for row in connection.execute(query).mappings()]
+
+    def pending_reminders(self) -> list[dict]:
+        """Every stored check-in of every user, soonest first (to schedule them again at start)."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(reminders).order_by(reminders.c.due_at)).mappings()
+            return [{**_reminder_row(row), "sender_id": row["sender_id"]} for row in rows]
+
+    def take_reminder(self, sender_id: str, name: str) -> dict | None:
+        """Remove the check-in `name` of this user and return it; None when it is gone (cancelled, erased,
+        or already sent by another process)."""
+        key = self.user_key(sender_id)
+        where = (reminders.c.user_key == key, reminders.c.name == name)
+        with self.engine.begin() as connection:
+            row = connection.execute(select(reminders).where(*where)).mappings().first()
+            if row is None or connection.execute(delete(reminders).where(*where)).rowcount == 0:
+                return None
+            return _reminder_row(row)
+
+    def cancel_reminders(self, sender_id: str) -> list[str]:
+        """Delete the user's check-ins; returns their names."""
+        key = self.user_key(sender_id)
+        with self.engine.begin() as connection:
+            names = list(connection.execute(select(reminders.c.name).where(reminders.c.user_key == key)).scalars())
+            connection.execute(delete(reminders).where(reminders.c.user_key == key))
+        return names
+
     # --- safety review log -----------------------------------------------------------------------
 
     def record_safety_event(self, sender_id: str, kind: str, source: str, rule: str | None = None) -> None:
@@ -302,6 +428,10 @@ class ProgressStore:
             "notes": self.notes(sender_id),
             "rehearsals": self.rehearsals(sender_id),
             "safety_events": [{"kind": kind, "at": _as_utc(moment).isoformat()} for kind, moment in alerts],
+            "preparation": self.preparation_by_key(key),
+            "check_ins": [
+                {"appointment_on": row["appointment_on"], "due_at": row["due_at"]} for row in self.reminders_by_key(key)
+            ],
         }
 
     def forget(self, sender_id: str) -> int:
@@ -331,6 +461,18 @@ class ProgressStore:
         now = _now()
         _insert_if_absent(connection, journeys, {"user_key": key, "created_at": now, "updated_at": now})
         connection.execute(sql_update(journeys).where(journeys.c.user_key == key).values(updated_at=now, **values))
+
+
+def _reminder_row(row) -> dict:
+    appointment_on = row["appointment_on"]
+    if isinstance(appointment_on, datetime):
+        appointment_on = appointment_on.date()
+    return {
+        "name": row["name"],
+        "channel": row["channel"],
+        "appointment_on": appointment_on.isoformat(),
+        "due_at": _as_utc(row["due_at"]).isoformat(),
+    }
 
 
 def _insert_if_absent(connection: Connection, table: Table, row: dict) -> bool:

@@ -1,5 +1,6 @@
 """Session start: the one-time disclaimer, and the user's journey progress restored from the store."""
 
+from datetime import datetime, timezone
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -8,6 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.journey import load_journey
 from actions.locale import current_locale
+from actions.preparation_actions import reminder_events
 from actions.replies import progress_payload
 from actions.store_access import with_store
 
@@ -31,5 +33,8 @@ class ActionSessionStart(Action):
             events.append(SlotSet("current_step", current))
         dispatcher.utter_message(text=current_locale().disclaimer)
         dispatcher.utter_message(json_message=progress_payload(journey, journey.in_order(completed), current))
+        # The check-ins still pending, registered again in this session (preparation_actions.reminder_events).
+        check_ins = with_store(None, lambda store: store.reminders(sender), [])
+        events.extend(reminder_events(check_ins, datetime.now(timezone.utc)))
         events.append(ActionExecuted("action_listen"))
         return events

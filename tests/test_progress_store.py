@@ -210,7 +210,7 @@ def test_migrations_run_up_from_empty_and_from_the_previous_revision(database_ur
     store = ProgressStore(database_url)  # opening the store applies the rest
     with engine.connect() as connection:
         assert {"step_history", "notes"} <= set(inspect(connection).get_table_names())
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
         assert connection.execute(text("SELECT count(*) FROM completed_steps")).scalar() == 1
     ProgressStore(database_url)  # and a second start is a no-op
     store.engine.dispose()

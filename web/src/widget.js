@@ -371,6 +371,10 @@ class ChatWidget {
       this.addExport(message.document);
       return;
     }
+    if (message.type === "summary_download" && Array.isArray(message.links)) {
+      this.addDownloads(message.links);
+      return;
+    }
     const quickReplies = (message.quick_replies || message.buttons || [])
       .filter((reply) => reply && typeof reply.title === "string" && typeof reply.payload === "string")
       .map((reply) => ({ title: reply.title, payload: reply.payload }));
@@ -433,6 +437,26 @@ class ChatWidget {
       "div",
       { className: "sl-message sl-message--bot sl-message--export" },
       el("div", { className: "sl-bubble" }, visuallyHidden(`${this.options.title}: `), el("p", { className: "sl-text" }, link)),
+    );
+    this.log.append(bubble);
+    this.scrollToEnd();
+  }
+
+  // The summary to take along: signed links on the bot's own server (never another address), shown
+  // as download buttons; not kept in the history, as the links expire.
+  addDownloads(links) {
+    const anchors = links
+      .filter((link) => link && typeof link.path === "string" && link.path.startsWith("/chat/summary/"))
+      .map((link) => {
+        const href = new URL(link.path, `${this.options.serverUrl}/`).href;
+        const label = typeof link.label === "string" ? link.label : link.format;
+        return el("a", { className: "sl-download", href, download: "", rel: "noopener", text: label });
+      });
+    if (anchors.length === 0) return;
+    const bubble = el(
+      "div",
+      { className: "sl-message sl-message--bot sl-message--downloads" },
+      el("div", { className: "sl-bubble" }, visuallyHidden(`${this.options.title}: `), el("p", { className: "sl-downloads" }, ...anchors)),
     );
     this.log.append(bubble);
     this.scrollToEnd();

@@ -1,0 +1,257 @@
+"""The summary to take along: the journey so far, the user's situation, the questions for the
+appointment and the letters, as Markdown, as a PDF, and as chat text; plus the signed, expiring links
+under which the web chat offers the documents.
+
+One document model (a list of blocks) renders to all three forms. It is built from what the progress
+store keeps under the user's key, so the Rasa server can render it for a link without the
+conversation.
+"""
+
+import base64
+import hashlib
+import hmac
+import os
+import re
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from fpdf import FPDF
+
+from actions.appointments import date_text
+from actions.journey import Journey, Status, load_journey
+from actions.letters import LETTER_KINDS, fill_letter
+from actions.progress_store import DEFAULT_ID_SALT, ProgressStore
+from actions.questions import QuestionBank, load_question_bank
+
+TITLE = "My second-opinion preparation"
+DISCLAIMER = (
+    "Prepared with SecondLook, an assistant that is not a doctor: nothing here is medical advice. "
+    "In an emergency, call your local emergency number."
+)
+FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
+DEFAULT_LINK_TTL_SECONDS = 3600
+# Where the Rasa server serves the documents (channels/preparation.py): <path>/<token>.pdf or .md
+SUMMARY_PATH = "/chat/summary"
+MARKDOWN_SPECIALS = "\\`*_{}[]<>#|"
+
+
+@dataclass(frozen=True)
+class Block:
+    kind: str  # h1, h2, h3, p, item, check, done, letter
+    text: str
+
+
+def build_summary(
+    journey: Journey,
+    completed: list[str],
+    current: str | None,
+    bank: QuestionBank,
+    situation: dict[str, str],
+    own_questions: list[str],
+    check_ins: list[dict],
+    locale_code: str,
+    today: date,
+) -> list[Block]:
+    blocks = [Block("h1", TITLE), Block("p", f"{today:%d %B %Y}. {DISCLAIMER}")]
+
+    blocks.append(Block("h2", "Where I am"))
+    for step, status in journey.checklist(completed, current):
+        note = {Status.CURRENT: " (current step)", Status.NEXT: " (next)"}.get(status, "")
+        blocks.append(Block("done" if status is Status.DONE else "check", f"{step.number}. {step.title}{note}"))
+    blocks.append(Block("p", f"{len(journey.in_order(completed))} of {len(journey.steps)} steps done."))
+
+    appointment = None
+    if check_ins:
+        appointment = date_text(date.fromisoformat(check_ins[0]["appointment_on"]))
+        blocks.append(Block("h2", "Appointment"))
+        blocks.append(Block("p", f"Second-opinion appointment: {appointment}. SecondLook will ask how it went."))
+
+    described = bank.describe(situation)
+    if described:
+        blocks.append(Block("h2", "My situation"))
+        blocks.append(Block("p", described[0].upper() + described[1:] + "."))
+
+    blocks.append(Block("h2", "Questions to ask"))
+    for title, texts in bank.for_situation(situation):
+        blocks.append(Block("h3", title))
+        blocks.extend(Block("item", text) for text in texts)
+    if own_questions:
+        blocks.append(Block("h3", "My own questions"))
+        blocks.extend(Block("item", text) for text in own_questions)
+
+    blocks.append(Block("h2", "Letters"))
+    blocks.append(Block("p", "Fill in the parts in [brackets] before sending."))
+    for kind in LETTER_KINDS:
+        letter = fill_letter(kind, bank, situation, own_questions, locale_code, appointment)
+        blocks.append(Block("h3", letter.title))
+        blocks.append(Block("letter", letter.text))
+    return blocks
+
+
+def summary_for_key(store: ProgressStore, key: str, locale_code: str, today: date) -> list[Block]:
+    """The summary of the user whose key is `key`, from the progress store."""
+    completed, current = store.journey_by_key(key)
+    journey = load_journey()
+    return build_summary(
+        journey,
+        journey.in_order(completed),
+        current,
+        load_question_bank(),
+        store.preparation_by_key(key),
+        store.own_questions_by_key(key),
+        store.reminders_by_key(key),
+        locale_code,
+        today,
+    )
+
+
+# --- rendering -------------------------------------------------------------------------------------
+
+
+def _escape_markdown(text: str) -> str:
+    return "".join(f"\\{char}" if char in MARKDOWN_SPECIALS else char for char in text)
+
+
+def to_markdown(blocks: list[Block]) -> str:
+    lines: list[str] = []
+    numbered = 0
+    for block in blocks:
+        if block.kind in ("h1", "h2", "h3"):
+            level = int(block.kind[1])
+            lines += ["", f"{'#' * level} {_escape_markdown(block.text)}", ""]
+        elif block.kind == "p":
+            lines += ["", _escape_markdown(block.text), ""]
+        elif block.kind in ("check", "done"):
+            mark = "x" if block.kind == "done" else " "
+            lines.append(f"- [{mark}] {_escape_markdown(block.text)}")
+        elif block.kind == "item":
+            numbered += 1
+            lines.append(f"{numbered}. {_escape_markdown(block.text)}")
+        elif block.kind == "letter":
+            lines += ["", "```text", block.text, "```", ""]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
+
+
+def to_text(blocks: list[Block]) -> str:
+    """For chats that show plain text: the journey, the situation and the questions (the letters are
+    long and come on request)."""
+    lines: list[str] = []
+    numbered = 0
+    for block in blocks:
+        if block.kind == "h2" and block.text == "Letters":
+            lines += ["", "Letters: say “letters” and I'll write them out for you."]
+            break
+        if block.kind == "h1":
+            lines.append(block.text)
+        elif block.kind in ("h2", "h3"):
+            lines += ["", f"{block.text}:"]
+        elif block.kind == "p":
+            lines.append(block.text)
+        elif block.kind in ("check", "done"):
+            lines.append(f"{'✅' if block.kind == 'done' else '⬜'} {block.text}")
+        elif block.kind == "item":
+            numbered += 1
+            lines.append(f"{numbered}. {block.text}")
+    return "\n".join(lines).strip()
+
+
+class _SummaryPDF(FPDF):
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font(self.body_font, size=8)
+        self.set_text_color(110)
+        self.cell(0, 6, f"SecondLook · not medical advice · page {self.page_no()}", align="C")
+
+
+def _latin1(text: str) -> str:
+    replacements = {"“": '"', "”": '"', "‘": "'", "’": "'", "–": "-", "—": "-", "•": "-", "·": "-", "…": "..."}
+    text = "".join(replacements.get(char, char) for char in text)
+    return text.encode("latin-1", "replace").decode("latin-1")
+
+
+def to_pdf(blocks: list[Block]) -> bytes:
+    pdf = _SummaryPDF(format="A4")
+    if (FONT_DIR / "DejaVuSans.ttf").exists():
+        pdf.add_font("DejaVu", "", str(FONT_DIR / "DejaVuSans.ttf"))
+        pdf.add_font("DejaVu", "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
+        pdf.body_font, clean = "DejaVu", str
+    else:  # the PDF core fonts only know Latin-1
+        pdf.body_font, clean = "Helvetica", _latin1
+    pdf.set_title(TITLE)
+    pdf.set_creator("SecondLook")
+    pdf.set_auto_page_break(auto=True, margin=18)
+    pdf.set_margins(18, 18, 18)
+    pdf.add_page()
+    font = pdf.body_font
+    numbered = 0
+
+    def write(text: str, size: float, style: str = "", height: float = 6, indent: float = 0) -> None:
+        pdf.set_font(font, style, size)
+        pdf.set_x(pdf.l_margin + indent)
+        pdf.multi_cell(pdf.epw - indent, height, clean(text), align="L", new_x="LMARGIN", new_y="NEXT")
+
+    for block in blocks:
+        if block.kind == "h1":
+            write(block.text, 18, "B", 10)
+        elif block.kind == "h2":
+            pdf.ln(4)
+            write(block.text, 14, "B", 8)
+        elif block.kind == "h3":
+            pdf.ln(1)
+            write(block.text, 11.5, "B", 7)
+        elif block.kind == "p":
+            write(block.text, 10.5)
+            pdf.ln(1)
+        elif block.kind in ("check", "done"):
+            write(f"[{'x' if block.kind == 'done' else ' '}] {block.text}", 10.5)
+        elif block.kind == "item":
+            numbered += 1
+            write(f"{numbered}. {block.text}", 10.5, indent=2)
+        elif block.kind == "letter":
+            pdf.set_fill_color(244, 246, 248)
+            pdf.set_font(font, "", 9.5)
+            pdf.multi_cell(pdf.epw, 5, clean(block.text), fill=True, align="L", new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(2)
+    return bytes(pdf.output())
+
+
+# --- signed links ----------------------------------------------------------------------------------
+
+
+def _link_secret() -> bytes:
+    explicit = os.environ.get("SECONDLOOK_LINK_SECRET")
+    if explicit:
+        return explicit.encode()
+    salt = (os.environ.get("SECONDLOOK_ID_SALT") or DEFAULT_ID_SALT).encode()
+    return hmac.new(salt, b"summary-links", hashlib.sha256).digest()
+
+
+def _signature(payload: str) -> str:
+    digest = hmac.new(_link_secret(), payload.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def link_ttl_seconds() -> int:
+    return int(os.environ.get("SECONDLOOK_SUMMARY_LINK_TTL") or DEFAULT_LINK_TTL_SECONDS)
+
+
+def sign_token(user_key: str, now: float | None = None, ttl: int | None = None) -> str:
+    """A token naming one user's summary until it expires: `<key>.<expiry>.<signature>`."""
+    expires = int((now if now is not None else time.time()) + (ttl if ttl is not None else link_ttl_seconds()))
+    payload = f"{user_key}.{expires}"
+    return f"{payload}.{_signature(payload)}"
+
+
+def verify_token(token: str, now: float | None = None) -> str | None:
+    """The user key a token names, or None if it was altered, forged or has expired."""
+    parts = token.split(".")
+    if len(parts) != 3 or not parts[1].isdigit():
+        return None
+    key, expires, signature = parts
+    if not hmac.compare_digest(signature, _signature(f"{key}.{expires}")):
+        return None
+    if int(expires) < (now if now is not None else time.time()):
+        return None
+    return key

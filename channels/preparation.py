@@ -1,0 +1,136 @@
+"""The Rasa-server side of the preparation kit (issue 11), as an input channel without messages:
+
+- `GET /chat/summary/<token>.pdf` and `.md`: the user's summary to take along. The token is a signed,
+  expiring link the bot sends in the conversation (actions/summary.py); it names the user only by
+  the keyed hash the progress store uses, so one user's link can't be turned into another's.
+- at server start, the check-ins stored in the progress database are scheduled again as Rasa
+  reminders: Rasa keeps reminders in memory only, so a restart would lose them. A check-in that fell
+  due while the server was down is sent a few seconds after the start.
+
+Keyed in credentials.yml by module path (`channels.preparation.PreparationInput`, no options).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from rasa.core import jobs
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, OutputChannel, UserMessage
+from rasa.shared.core.events import ReminderScheduled
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from sqlalchemy.exc import SQLAlchemyError
+
+from actions.locale import current_locale
+from actions.preparation_actions import CHECKIN_INTENT
+from actions.progress_store import get_store
+from actions.summary import SUMMARY_PATH, summary_for_key, to_markdown, to_pdf, verify_token
+
+logger = logging.getLogger(__name__)
+
+STARTUP_MARGIN = timedelta(seconds=5)
+FORMATS = {
+    "pdf": ("application/pdf", to_pdf),
+    "md": ("text/markdown; charset=utf-8", lambda blocks: to_markdown(blocks).encode("utf-8")),
+}
+HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'",
+}
+
+
+def render_summary(token: str, now: float | None = None) -> HTTPResponse:
+    """The document a `<token>.<format>` names, or 404 (unknown format) / 403 (bad or expired token)."""
+    stem, _, suffix = token.rpartition(".")
+    if suffix not in FORMATS:
+        return response.text("Not found\n", status=404, headers=HEADERS)
+    key = verify_token(stem, now)
+    if key is None:
+        return response.text("This link is not valid or has expired. Ask the assistant for a new one.\n",
+                             status=403, headers=HEADERS)  # fmt: skip
+    content_type, render = FORMATS[suffix]
+    try:
+        blocks = summary_for_key(get_store(), key, current_locale().code, datetime.now().astimezone().date())
+    except SQLAlchemyError:
+        return response.text("The summary is not available just now. Please try again.\n", status=503, headers=HEADERS)
+    filename = f"secondlook-summary-{date.today():%Y-%m-%d}.{suffix}"
+    headers = {**HEADERS, "Content-Disposition": f'attachment; filename="{filename}"'}
+    return response.raw(render(blocks), content_type=content_type, headers=headers)
+
+
+def output_channel_for(app: Any, channel_name: str | None) -> OutputChannel:
+    """An output channel for a conversation's channel without a request in hand, as Rasa's own
+    trigger_intent endpoint finds one; messages of channels that can't give one are only recorded."""
+    for channel in getattr(app.ctx, "input_channels", None) or []:
+        if channel.name() == channel_name:
+            output = channel.get_output_channel()
+            if output is not None:
+                return output
+    return CollectingOutputChannel()
+
+
+async def reschedule_checkins(app: Any, now: datetime | None = None) -> int:
+    """Schedules every stored check-in again in Rasa's reminder scheduler; returns how many."""
+    agent = getattr(app.ctx, "agent", None)
+    processor = getattr(agent, "processor", None)
+    if processor is None:
+        logger.warning("no model loaded: stored check-ins are not scheduled")
+        return 0
+    try:
+        pending = await asyncio.get_running_loop().run_in_executor(None, get_store().pending_reminders)
+    except SQLAlchemyError as error:
+        logger.warning("stored check-ins could not be read: %s", type(error).__name__)
+        return 0
+    earliest = (now or datetime.now(timezone.utc)) + STARTUP_MARGIN
+    scheduler = await jobs.scheduler()
+    for row in pending:
+        due = max(datetime.fromisoformat(row["due_at"]), earliest)
+        reminder = ReminderScheduled(CHECKIN_INTENT, due, name=row["name"], kill_on_user_message=False)
+        sender_id = row["sender_id"]
+        # The same job id and name as Rasa gives a reminder, so that ReminderCancelled finds it.
+        scheduler.add_job(
+            processor.handle_reminder,
+            "date",
+            run_date=due,
+            args=[reminder, sender_id, output_channel_for(app, row["channel"])],
+            id=reminder.name,
+            replace_existing=True,
+            name=reminder.scheduled_job_name(sender_id),
+        )
+    logger.info("scheduled %d stored check-in(s) again", len(pending))
+    return len(pending)
+
+
+class PreparationInput(InputChannel):
+    @classmethod
+    def name(cls) -> str:
+        return "preparation"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> PreparationInput:
+        return cls()
+
+    def url_prefix(self) -> str:
+        # Rasa joins this onto "/webhooks/" with urljoin: an absolute path puts the routes here.
+        return SUMMARY_PATH
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        preparation = Blueprint("preparation_kit")
+
+        @preparation.route("/<token:str>", methods=["GET"], name="summary_document")
+        async def summary(_: Request, token: str) -> HTTPResponse:
+            return await asyncio.get_running_loop().run_in_executor(None, render_summary, token, time.time())
+
+        async def after_start(app: Any, _loop: Any) -> None:
+            await reschedule_checkins(app)
+
+        preparation.listener("after_server_start")(after_start)
+        return preparation
