@@ -48,6 +48,7 @@ from channels.common import (
     split_text,
     tracker_store_of,
 )
+from channels.guard import RateLimiter, clean_text, install_action_fallback
 
 logger = logging.getLogger(__name__)
 
@@ -221,12 +222,14 @@ class SlackInput(InputChannel):
             logger.info("Slack channel off: SLACK_TOKEN and SLACK_SIGNING_SECRET are both needed")
         self.seen = SeenIds()
         self.queues = SenderQueues()
+        self.limiter = RateLimiter()
 
     @property
     def enabled(self) -> bool:
         return self.api is not None
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        install_action_fallback()
         slack = Blueprint("slack", __name__)
 
         @slack.route("/webhook", methods=["POST"])
@@ -274,12 +277,18 @@ class SlackInput(InputChannel):
         async def work() -> None:
             if turn.note:
                 await output.send_text_message(turn.sender_id, notes[turn.note])
-            if turn.text:
+            cleaned = clean_text(turn.text) if turn.text else None
+            if cleaned and cleaned.problem:
+                await output.send_text_message(turn.sender_id, cleaned.reply)
+            elif cleaned:
                 # Slack doesn't say where a user is in its events, so no locale is passed: the
                 # configured SECONDLOOK_LOCALE gives the emergency numbers.
-                message = UserMessage(turn.text, output, turn.sender_id, input_channel=self.name())
+                message = UserMessage(cleaned.text, output, turn.sender_id, input_channel=self.name())
                 await handle_turn(on_new_message, message, tracker_store_of(app), notes["privacy_note"])
 
+        if not self.limiter.allow(turn.sender_id):  # a flood: dropped before any work (and any reply)
+            logger.warning("Slack: sender %s over the rate limit, event dropped", log_id(turn.sender_id))
+            return
         logger.debug("Slack: turn queued for %s", log_id(turn.sender_id))
         self.queues.submit(turn.sender_id, work)
 

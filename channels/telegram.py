@@ -49,6 +49,7 @@ from channels.common import (
     split_text,
     tracker_store_of,
 )
+from channels.guard import RateLimiter, clean_text, install_action_fallback
 
 logger = logging.getLogger(__name__)
 
@@ -199,6 +200,7 @@ class TelegramInput(InputChannel):
         self.payloads = PayloadBook()
         self.seen = SeenIds()
         self.queues = SenderQueues()
+        self.limiter = RateLimiter()
 
     @property
     def enabled(self) -> bool:
@@ -215,6 +217,7 @@ class TelegramInput(InputChannel):
             raise RasaException("TELEGRAM_SECRET_TOKEN may only hold A-Z, a-z, 0-9, _ and - (1-256 characters)")
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        install_action_fallback()
         telegram = Blueprint("telegram", __name__)
 
         @telegram.route("/webhook", methods=["POST"])
@@ -325,9 +328,12 @@ class TelegramInput(InputChannel):
         async def work() -> None:
             if turn.note:
                 await output.send_text_message(sender_id, notes[turn.note])
-            if turn.text:
+            cleaned = clean_text(turn.text) if turn.text else None
+            if cleaned and cleaned.problem:
+                await output.send_text_message(sender_id, cleaned.reply)
+            elif cleaned:
                 message = UserMessage(
-                    turn.text,
+                    cleaned.text,
                     output,
                     sender_id,
                     input_channel=self.name(),
@@ -335,6 +341,9 @@ class TelegramInput(InputChannel):
                 )
                 await handle_turn(on_new_message, message, tracker_store_of(app), notes["privacy_note"])
 
+        if not self.limiter.allow(sender_id):  # a flood: dropped before any work (and any reply)
+            logger.warning("Telegram: sender %s over the rate limit, update dropped", log_id(sender_id))
+            return
         logger.debug("Telegram: turn queued for %s", log_id(sender_id))
         self.queues.submit(sender_id, work)
 
