@@ -393,8 +393,9 @@ def _is_private(chat: Any) -> bool:
 def _button_title(message: dict[str, Any], callback_data: str) -> str | None:
     """The title of the pressed button, read from the message's keyboard: the fallback for a token
     this process doesn't know (issued before a restart)."""
-    keyboard = (message.get("reply_markup") or {}).get("inline_keyboard") or []
-    for row in keyboard:
+    markup = message.get("reply_markup")
+    keyboard = markup.get("inline_keyboard") if isinstance(markup, dict) else None
+    for row in keyboard if isinstance(keyboard, list) else []:
         for button in row if isinstance(row, list) else []:
             if isinstance(button, dict) and button.get("callback_data") == callback_data:
                 return str(button.get("text") or "") or None
