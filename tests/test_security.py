@@ -128,7 +128,7 @@ def p95(values: list[float]) -> float:
 def test_a_flood_from_one_sender_does_not_raise_another_users_p95_latency_more_than_2x(bot):
     victim, flooder = f"victim-{uuid.uuid4().hex}", f"flooder-{uuid.uuid4().hex}"
     latencies(bot, victim, 3)  # the session start and first turn are not what is measured
-    before = latencies(bot, victim, 30)
+    before = latencies(bot, victim, 40)
 
     statuses: list[int] = []
     stop = threading.Event()
@@ -148,12 +148,12 @@ def test_a_flood_from_one_sender_does_not_raise_another_users_p95_latency_more_t
     try:
         time.sleep(1.0)  # past the flooder's initial burst allowance
         started = time.perf_counter()
-        during = latencies(bot, victim, 30)
+        during = latencies(bot, victim, 40)
         flood_seconds = time.perf_counter() - started
     finally:
         stop.set()
         flooding.join()
-    after = latencies(bot, victim, 30)
+    after = latencies(bot, victim, 40)
 
     baseline = p95(before + after)
     ratio = p95(during) / baseline
