@@ -132,10 +132,18 @@ def session_key() -> bytes:
     if configured:
         return configured.encode()
     if not SESSION_KEY_FILE.exists():
+        # Written aside, then linked into place: two servers starting at once agree on one key.
         SESSION_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(SESSION_KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        draft = SESSION_KEY_FILE.with_name(f".session_key.{os.getpid()}")
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w") as key_file:
             key_file.write(secrets.token_hex(32))
+        try:
+            os.link(draft, SESSION_KEY_FILE)
+        except FileExistsError:
+            pass  # another server was first: use its key
+        finally:
+            draft.unlink()
     return SESSION_KEY_FILE.read_text().strip().encode()
 
 

@@ -11,8 +11,9 @@ from rasa.shared.core.events import ActiveLoop, BotUttered, SessionStarted, Slot
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
-from channels import guard
+from channels import guard, webchat
 from channels.guard import MAX_MESSAGE_CHARS, RateLimiter, answer_turn, clean_text, install_action_fallback, texts
+from channels.webchat import SessionIds
 from tests.conftest import PROJECT_ROOT
 from tests.servers import free_port
 
@@ -149,3 +150,24 @@ async def test_a_turn_that_fails_outside_the_actions_still_answers():
     ran = await answer_turn(broken_turn, UserMessage("hi", output, "guard-test"))
     assert not ran
     assert [message["text"] for message in output.messages] == [texts()["turn_failed"]]
+
+
+def test_web_chat_session_ids_are_issued_and_recognised_only_by_the_server():
+    ids = SessionIds(b"server key")
+    issued = ids.new()
+    assert len(issued) == 32 and ids.issued(issued)
+    assert ids.new() != issued
+    assert not SessionIds(b"another key").issued(issued)
+    for forged in ("0" * 32, issued[:16] + "0" * 16, issued.upper(), None, 42, issued + "0"):
+        assert not ids.issued(forged)
+
+
+def test_the_session_key_comes_from_the_environment_or_a_private_file_made_once(tmp_path, monkeypatch):
+    monkeypatch.setattr(webchat, "SESSION_KEY_FILE", tmp_path / "var" / "session_key")
+    monkeypatch.delenv("SECONDLOOK_SESSION_KEY", raising=False)
+    first = webchat.session_key()
+    assert len(first) == 64 and webchat.session_key() == first
+    assert (tmp_path / "var" / "session_key").stat().st_mode & 0o777 == 0o600
+    assert list((tmp_path / "var").iterdir()) == [tmp_path / "var" / "session_key"]
+    monkeypatch.setenv("SECONDLOOK_SESSION_KEY", "configured")
+    assert webchat.session_key() == b"configured"
