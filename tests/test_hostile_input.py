@@ -109,7 +109,7 @@ def test_malformed_rest_requests_get_a_clear_4xx_and_change_nothing(bot, body, s
     response = rest(bot, body)
     assert response.status_code == status
     assert "error" in response.json()
-    assert events_of(bot, "ok-sender") == []
+    assert user_texts(bot, "ok-sender") == []
 
 
 @pytest.mark.parametrize(
@@ -126,7 +126,7 @@ def test_unreadable_or_too_long_messages_get_a_polite_reply_and_are_not_stored(b
     response = rest(bot, {"sender": sender, "message": message})
     assert response.status_code == 200
     assert response.json() == [{"recipient_id": sender, "text": expected}]
-    assert events_of(bot, sender) == []
+    assert user_texts(bot, sender) == []
 
 
 def test_control_characters_and_odd_encodings_are_cleaned_then_answered(bot):
@@ -145,7 +145,7 @@ def test_control_characters_and_odd_encodings_are_cleaned_then_answered(bot):
 def test_rest_cannot_write_into_a_telegram_users_conversation(bot):
     victim = "telegram-4242"
     assert rest(bot, {"sender": victim, "message": "delete my data"}).status_code == 403
-    assert events_of(bot, victim) == []
+    assert user_texts(bot, victim) == []
 
 
 def test_a_flood_from_one_rest_sender_gets_429_with_a_polite_reply(bot):
@@ -204,8 +204,8 @@ async def test_socketio_odd_messages_get_polite_replies_or_are_ignored(bot):
     finally:
         await client.disconnect()
     assert [message.get("text") for message in received] == [texts()["empty"], too_long_text()]
-    assert events_of(bot, session_id) == []
-    assert events_of(bot, "f" * 32) == []
+    assert user_texts(bot, session_id) == []
+    assert user_texts(bot, "f" * 32) == []
 
 
 # --- the fuzz run ------------------------------------------------------------------------------
