@@ -48,14 +48,16 @@ from channels.common import (
     split_text,
     tracker_store_of,
 )
-from channels.guard import RateLimiter, clean_text, install_action_fallback
+from channels.guard import MAX_MESSAGE_CHARS, RateLimiter, clean_text, install_action_fallback
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_API_BASE_URL = "https://slack.com/api/"
 MAX_AGE_SECONDS = 300  # Slack's advice: refuse older requests, they may be replayed
 MAX_TEXT_CHARS = 3000  # a section block's text limit; also keeps plain messages readable
-MAX_INPUT_CHARS = 4000  # what one turn reads of a message (Slack allows far more than anyone types)
+# What is read of a message: one character more than a turn takes (channels/guard.py), so an over-long
+# message is recognised and answered as such, while Slack's far larger messages are never held whole.
+MAX_INPUT_CHARS = MAX_MESSAGE_CHARS + 1
 MAX_BUTTONS = 25  # elements in one actions block
 MAX_BUTTON_TITLE = 75  # a button's plain_text
 MAX_BUTTON_VALUE = 2000  # a button's value
