@@ -104,7 +104,9 @@ class BotProcesses:
             SECONDLOOK_API_TOKEN=API_TOKEN,  # as scripts/run.sh: the token never on the command line
         )  # fmt: skip
         status = f"{self.url}/status?token={API_TOKEN}"
-        wait_until(lambda: requests.get(status, timeout=2).ok, 180, "the Rasa server")
+        # A busy shared machine can take minutes to load the model: SECONDLOOK_START_TIMEOUT raises the limit.
+        limit = float(os.environ.get("SECONDLOOK_START_TIMEOUT", "180"))
+        wait_until(lambda: requests.get(status, timeout=2).ok, limit, "the Rasa server")
 
     def start(self) -> "BotProcesses":
         self.start_action_server()
