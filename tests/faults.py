@@ -42,7 +42,7 @@ class TcpProxy:
     def stop(self) -> None:
         listener, self._listener = self._listener, None
         if listener is not None:
-            listener.close()
+            _close(listener)  # shutdown first: close() alone doesn't wake the thread blocked in accept()
         with self._lock:
             connections, self._connections = self._connections, set()
         for connection in connections:
