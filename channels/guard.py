@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 from rasa.core.channels.channel import UserMessage
+from rasa.core.tracker_store import FailSafeTrackerStore
 from rasa.shared.core.events import (
     ActionExecuted,
     ActiveLoop,
@@ -185,6 +186,26 @@ def _already_apologised(tracker: Any) -> bool:
         if isinstance(event, BotUttered) and (event.metadata or {}).get(FALLBACK_MARK) == "action_failed":
             return True
     return False
+
+
+class ConversationStoreUnavailable(Exception):
+    """The tracker store can't be read or written: the turn stops here (and gets the honest reply)."""
+
+
+def _refuse_in_memory_fallback(error: Exception) -> None:
+    raise ConversationStoreUnavailable(type(error).__name__) from error
+
+
+async def keep_conversations_in_their_store(app: Any, _loop: Any = None) -> None:
+    """Rasa wraps the tracker store in a `FailSafeTrackerStore` which, when the database is down,
+    carries on with an empty conversation in memory: the user would meet a stranger (the disclaimer
+    again, no progress) and what they said meanwhile would be lost when the database is back. Its
+    error callback (a constructor argument Rasa never sets) is made to raise instead, so such a turn
+    fails and gets the honest reply. Registered by every channel as an `after_server_start` listener
+    (the agent is loaded before); a model loaded later through the HTTP API doesn't get it."""
+    store = getattr(getattr(app.ctx, "agent", None), "tracker_store", None)
+    if isinstance(store, FailSafeTrackerStore):
+        store._on_tracker_store_error = _refuse_in_memory_fallback
 
 
 def install_action_fallback() -> None:

@@ -33,7 +33,14 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from channels.common import log_id
-from channels.guard import RateLimiter, answer_turn, clean_text, install_action_fallback, texts
+from channels.guard import (
+    RateLimiter,
+    answer_turn,
+    clean_text,
+    install_action_fallback,
+    keep_conversations_in_their_store,
+    texts,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +67,7 @@ class RestInput(InputChannel):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         install_action_fallback()
         rest = Blueprint("secondlook_rest", __name__)
+        rest.listener("after_server_start")(keep_conversations_in_their_store)
 
         @rest.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:

@@ -48,7 +48,13 @@ from channels.common import (
     split_text,
     tracker_store_of,
 )
-from channels.guard import MAX_MESSAGE_CHARS, RateLimiter, clean_text, install_action_fallback
+from channels.guard import (
+    MAX_MESSAGE_CHARS,
+    RateLimiter,
+    clean_text,
+    install_action_fallback,
+    keep_conversations_in_their_store,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -233,6 +239,7 @@ class SlackInput(InputChannel):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         install_action_fallback()
         slack = Blueprint("slack", __name__)
+        slack.listener("after_server_start")(keep_conversations_in_their_store)
 
         @slack.route("/webhook", methods=["POST"])
         async def webhook(request: Request) -> HTTPResponse:

@@ -49,7 +49,7 @@ from channels.common import (
     split_text,
     tracker_store_of,
 )
-from channels.guard import RateLimiter, clean_text, install_action_fallback
+from channels.guard import RateLimiter, clean_text, install_action_fallback, keep_conversations_in_their_store
 
 logger = logging.getLogger(__name__)
 
@@ -219,6 +219,7 @@ class TelegramInput(InputChannel):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         install_action_fallback()
         telegram = Blueprint("telegram", __name__)
+        telegram.listener("after_server_start")(keep_conversations_in_their_store)
 
         @telegram.route("/webhook", methods=["POST"])
         async def webhook(request: Request) -> HTTPResponse:

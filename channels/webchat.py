@@ -55,7 +55,14 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from channels.guard import RateLimiter, answer_turn, clean_text, install_action_fallback, texts
+from channels.guard import (
+    RateLimiter,
+    answer_turn,
+    clean_text,
+    install_action_fallback,
+    keep_conversations_in_their_store,
+    texts,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -287,6 +294,7 @@ class WebChatInput(SocketIOInput):
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self.origin_check)
         self.sio = sio
         socketio_webhook = ChatSocketBlueprint(sio, self.socketio_path, self.page_blueprint(), "webchat_socket")
+        socketio_webhook.listener("after_server_start")(keep_conversations_in_their_store)
 
         @sio.on("connect", namespace=self.namespace)
         async def connect(sid: str, environ: dict, auth: dict | None) -> bool:

@@ -2,17 +2,27 @@
 reply when a custom action fails (with Rasa's real RemoteAction against a closed port)."""
 
 import time
+from types import SimpleNamespace
 
 import pytest
 from rasa.core.actions.action import RemoteAction
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.tracker_store import FailSafeTrackerStore, InMemoryTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActiveLoop, BotUttered, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
 from channels import guard, webchat
-from channels.guard import MAX_MESSAGE_CHARS, RateLimiter, answer_turn, clean_text, install_action_fallback, texts
+from channels.guard import (
+    MAX_MESSAGE_CHARS,
+    RateLimiter,
+    answer_turn,
+    clean_text,
+    install_action_fallback,
+    keep_conversations_in_their_store,
+    texts,
+)
 from channels.webchat import SessionIds
 from tests.conftest import PROJECT_ROOT
 from tests.servers import free_port
@@ -171,3 +181,24 @@ def test_the_session_key_comes_from_the_environment_or_a_private_file_made_once(
     assert list((tmp_path / "var").iterdir()) == [tmp_path / "var" / "session_key"]
     monkeypatch.setenv("SECONDLOOK_SESSION_KEY", "configured")
     assert webchat.session_key() == b"configured"
+
+
+class BrokenStore(InMemoryTrackerStore):
+    async def retrieve(self, sender_id):
+        raise ConnectionError("database down")
+
+    async def save(self, tracker):
+        raise ConnectionError("database down")
+
+
+async def test_a_down_tracker_store_fails_the_turn_instead_of_starting_an_empty_conversation(domain):
+    store = FailSafeTrackerStore(BrokenStore(domain))
+    assert await store.retrieve("someone") is None  # Rasa's own behaviour: a stranger in memory
+    await keep_conversations_in_their_store(
+        SimpleNamespace(ctx=SimpleNamespace(agent=SimpleNamespace(tracker_store=store)))
+    )
+    with pytest.raises(guard.ConversationStoreUnavailable):
+        await store.retrieve("someone")
+    with pytest.raises(guard.ConversationStoreUnavailable):
+        await store.save(DialogueStateTracker("someone", slots=[]))
+    assert await store.fallback_tracker_store.retrieve("someone") is None  # nothing kept aside
