@@ -169,7 +169,7 @@ async def socket_session(bot: BotProcesses, requested: str | None) -> tuple[sock
     confirmed: asyncio.Future = asyncio.get_running_loop().create_future()
     client.on("session_confirm", lambda session_id: confirmed.set_result(session_id))
     client.on("bot_uttered", lambda message: received.append(message))
-    await client.connect(bot.url, headers={"Origin": bot.url}, transports=["websocket"], socketio_path="/socket.io")
+    await client.connect(bot.url, headers={"Origin": bot.url}, transports=["polling"], socketio_path="/socket.io")
     await client.emit("session_request", {"session_id": requested})
     return client, await asyncio.wait_for(confirmed, 10), received
 
@@ -241,7 +241,7 @@ HOSTILE_TEXT = st.one_of(
         ]
     ),
 )
-SENDERS = st.one_of(st.sampled_from(FUZZ_SENDERS), JSON_LEAVES, st.text(max_size=140))
+SENDERS = st.one_of(st.sampled_from(FUZZ_SENDERS), st.sampled_from(FUZZ_SENDERS), JSON_LEAVES, st.text(max_size=140))
 
 
 def rest_bodies() -> st.SearchStrategy[bytes]:
