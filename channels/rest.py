@@ -13,14 +13,16 @@ reply. Here:
   `metadata` absent or an object;
 - the text is cleaned as on every channel (channels/guard.py); an empty or too long message gets a
   polite reply (200, the turn is not run, nothing is stored);
-- one sender may send `SECONDLOOK_RATE_BURST` messages at once, then `SECONDLOOK_RATE_PER_SECOND`;
-  beyond that 429 with a polite reply, before any work is done;
+- one sender may send `SECONDLOOK_RATE_BURST` messages at once, then `SECONDLOOK_RATE_PER_SECOND`,
+  with at most two turns waiting or running at a time; beyond that 429 with a polite reply, before
+  any work is done;
 - a turn that fails outside the actions still answers (the honest reply), and Rasa's custom action
   failures become that reply too (`install_action_fallback`).
 """
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import re
@@ -48,6 +50,9 @@ MAX_BODY_BYTES = 64 * 1024
 MAX_METADATA_BYTES = 4 * 1024
 SENDER_ID = re.compile(r"^[A-Za-z0-9_.:@+=-]{1,128}$")  # also safe in the HTTP API's URLs
 RESERVED_PREFIXES = ("telegram-", "slack-")  # conversations of the other channels' users
+# Rasa runs one sender's turns one at a time; more waiting than this is a script, not a person, and
+# would only pile up work (and open connections) behind that sender's lock.
+MAX_IN_FLIGHT = 2
 
 
 class RestInput(InputChannel):
@@ -63,6 +68,7 @@ class RestInput(InputChannel):
 
     def __init__(self) -> None:
         self.limiter = RateLimiter()
+        self.in_flight: collections.Counter[str] = collections.Counter()
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         install_action_fallback()
@@ -97,7 +103,7 @@ class RestInput(InputChannel):
             return _error(400, f"metadata must be a JSON object of at most {MAX_METADATA_BYTES // 1024} KB")
         if not isinstance(parsed.get("message"), str):
             return _error(400, "message must be a string")
-        if not self.limiter.allow(sender_id):
+        if self.in_flight[sender_id] >= MAX_IN_FLIGHT or not self.limiter.allow(sender_id):
             logger.warning("REST: sender %s over the rate limit", log_id(sender_id))
             return response.json(_replies(sender_id, texts()["slow_down"]), status=429, headers={"Retry-After": "1"})
         cleaned = clean_text(parsed["message"])
@@ -105,7 +111,13 @@ class RestInput(InputChannel):
             return response.json(_replies(sender_id, cleaned.reply))
         collector = CollectingOutputChannel()
         message = UserMessage(cleaned.text, collector, sender_id, input_channel=self.name(), metadata=metadata)
-        await answer_turn(on_new_message, message)
+        self.in_flight[sender_id] += 1
+        try:
+            await answer_turn(on_new_message, message)
+        finally:
+            self.in_flight[sender_id] -= 1
+            if not self.in_flight[sender_id]:
+                del self.in_flight[sender_id]
         return response.json(collector.messages)
 
 

@@ -134,14 +134,30 @@ def test_a_flood_from_one_sender_does_not_raise_another_users_p95_latency_more_t
     stop = threading.Event()
 
     def flood() -> None:
+        """Sends at FLOOD_PER_SECOND whatever the answers take; a send that finds all 16 connections
+        busy is counted as sent but not made (the client, not the server, is then the limit)."""
         session = requests.Session()
         url, body = f"{bot.url}/webhooks/rest/webhook", {"sender": flooder, "message": "what can you do?"}
-        with ThreadPoolExecutor(max_workers=16) as pool:
-            next_at = time.perf_counter()
-            while not stop.is_set():
-                pool.submit(lambda: statuses.append(session.post(url, json=body, timeout=30).status_code))
-                next_at += 1 / FLOOD_PER_SECOND
-                time.sleep(max(0.0, next_at - time.perf_counter()))
+        free = threading.BoundedSemaphore(16)
+
+        def send() -> None:
+            try:
+                statuses.append(session.post(url, json=body, timeout=10).status_code)
+            except requests.RequestException:
+                statuses.append(0)
+            finally:
+                free.release()
+
+        pool = ThreadPoolExecutor(max_workers=16)
+        next_at = time.perf_counter()
+        while not stop.is_set():
+            if free.acquire(blocking=False):
+                pool.submit(send)
+            else:
+                statuses.append(-1)
+            next_at += 1 / FLOOD_PER_SECOND
+            time.sleep(max(0.0, next_at - time.perf_counter()))
+        pool.shutdown(wait=True, cancel_futures=True)
 
     flooding = threading.Thread(target=flood)
     flooding.start()
@@ -163,5 +179,5 @@ def test_a_flood_from_one_sender_does_not_raise_another_users_p95_latency_more_t
         f" other user's p95 {baseline * 1000:.0f} ms without, {p95(during) * 1000:.0f} ms during: {ratio:.2f}x"
     )
     assert sent_per_second >= 0.8 * FLOOD_PER_SECOND
-    assert statuses.count(429) > 0.7 * len(statuses)
+    assert statuses.count(429) > 0.7 * len(statuses)  # answered at once, before any work
     assert ratio <= 2.0
