@@ -100,12 +100,13 @@ def clean_text(raw: Any) -> Cleaned:
 class RateLimiter:
     """A token bucket per sender: `burst` messages at once, then `rate` a second.
 
-    Generous for a person (nobody types five messages a second for long) and for scripted tests, but a
-    flood from one sender is refused before it costs any NLU or dialogue work, so it can't starve the
-    others. In memory and bounded: with several replicas each keeps its own (a flood is spread)."""
+    Generous for a person (quick button presses fit in the burst; nobody keeps up a message a second)
+    and for scripted tests, but a flood from one sender is refused before it costs any NLU or dialogue
+    work: Rasa runs the models in its event loop, so every turn a flooder gets delays everyone else.
+    In memory and bounded: with several replicas each keeps its own (a flood is spread)."""
 
     def __init__(self, rate: float | None = None, burst: float | None = None, size: int = 50_000) -> None:
-        self.rate = rate if rate is not None else float(os.environ.get("SECONDLOOK_RATE_PER_SECOND", "5"))
+        self.rate = rate if rate is not None else float(os.environ.get("SECONDLOOK_RATE_PER_SECOND", "1"))
         self.burst = burst if burst is not None else float(os.environ.get("SECONDLOOK_RATE_BURST", "20"))
         self.size = size
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()

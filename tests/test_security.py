@@ -117,7 +117,7 @@ def latencies(bot: BotProcesses, sender: str, count: int) -> list[float]:
         )
         measured.append(time.perf_counter() - started)
         assert response.status_code == 200 and response.json()
-        time.sleep(0.2)  # a person, not a script: stays within the rate limit
+        time.sleep(0.8)  # a person, not a script: within the rate limit of a message a second
     return measured
 
 
@@ -128,7 +128,7 @@ def p95(values: list[float]) -> float:
 def test_a_flood_from_one_sender_does_not_raise_another_users_p95_latency_more_than_2x(bot):
     victim, flooder = f"victim-{uuid.uuid4().hex}", f"flooder-{uuid.uuid4().hex}"
     latencies(bot, victim, 3)  # the session start and first turn are not what is measured
-    before = latencies(bot, victim, 40)
+    before = latencies(bot, victim, 25)
 
     statuses: list[int] = []
     stop = threading.Event()
@@ -162,22 +162,27 @@ def test_a_flood_from_one_sender_does_not_raise_another_users_p95_latency_more_t
     flooding = threading.Thread(target=flood)
     flooding.start()
     try:
-        time.sleep(1.0)  # past the flooder's initial burst allowance
+        # Measured once the flooder's burst allowance (meant for a person's quick presses) is used up.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and statuses[-50:].count(429) < 45:
+            time.sleep(0.5)
+        refused_from = len(statuses)
         started = time.perf_counter()
-        during = latencies(bot, victim, 40)
+        during = latencies(bot, victim, 25)
         flood_seconds = time.perf_counter() - started
     finally:
         stop.set()
         flooding.join()
-    after = latencies(bot, victim, 40)
+    after = latencies(bot, victim, 25)
 
     baseline = p95(before + after)
     ratio = p95(during) / baseline
-    sent_per_second = len(statuses) / (flood_seconds + 1.0)
+    measured = statuses[refused_from:]
+    sent_per_second = len(measured) / flood_seconds
     print(
-        f"flood: {sent_per_second:.0f} req/s from one sender, {statuses.count(429)} of {len(statuses)} refused (429);"
+        f"flood: {sent_per_second:.0f} req/s from one sender, {measured.count(429)} of {len(measured)} refused (429);"
         f" other user's p95 {baseline * 1000:.0f} ms without, {p95(during) * 1000:.0f} ms during: {ratio:.2f}x"
     )
     assert sent_per_second >= 0.8 * FLOOD_PER_SECOND
-    assert statuses.count(429) > 0.7 * len(statuses)  # answered at once, before any work
+    assert measured.count(429) > 0.9 * len(measured)  # answered at once, before any work
     assert ratio <= 2.0
