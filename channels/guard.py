@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 CONTENT_FILE = Path(__file__).resolve().parent.parent / "content" / "reliability.yml"
 MAX_MESSAGE_CHARS = 4000  # far more than anyone types in one message; the same on every channel
 DEFAULT_ACTION_TIMEOUT = 10.0  # seconds; Rasa's own is 5 minutes of silence
+PENALTY_FLOOR = -5.0  # the most a rate-limited sender can owe: back in at most (1 - floor) / rate s
 FALLBACK_MARK = "secondlook_fallback"  # in the BotUttered metadata, so tests and logs can tell
 
 
@@ -116,7 +117,10 @@ class RateLimiter:
         tokens, last = self._buckets.pop(sender_id, (self.burst, now))
         tokens = min(self.burst, tokens + (now - last) * self.rate)
         allowed = tokens >= 1
-        self._buckets[sender_id] = (tokens - 1 if allowed else tokens, now)
+        # A refused message costs a token too (down to a small debt): a sender who keeps sending while
+        # refused stays refused, so a flood gets nothing through, not one turn a second; a person who
+        # waits a few seconds, as the reply asks, is let in again.
+        self._buckets[sender_id] = (tokens - 1 if allowed else max(PENALTY_FLOOR, tokens - 1), now)
         if len(self._buckets) > self.size:
             self._buckets.popitem(last=False)  # the longest idle sender: a full bucket by now anyway
         return allowed

@@ -63,7 +63,8 @@ def test_the_rate_limit_is_per_sender_and_refills():
     assert [limiter.allow("flood", start) for _ in range(5)] == [True, True, True, False, False]
     assert limiter.allow("someone else", start)
     assert not limiter.allow("flood", start + 0.1)
-    assert limiter.allow("flood", start + 0.6)  # one token back after half a second
+    assert not limiter.allow("flood", start + 0.6)  # sending on while refused keeps it refused
+    assert limiter.allow("flood", start + 5)  # a pause, as the reply asks, lets it in again
 
 
 def test_the_rate_limit_forgets_idle_senders_beyond_its_size():
