@@ -103,7 +103,7 @@ class RestInput(InputChannel):
             return _error(400, f"metadata must be a JSON object of at most {MAX_METADATA_BYTES // 1024} KB")
         if not isinstance(parsed.get("message"), str):
             return _error(400, "message must be a string")
-        if self.in_flight[sender_id] >= MAX_IN_FLIGHT or not self.limiter.allow(sender_id):
+        if not self.limiter.allow(sender_id) or self.in_flight[sender_id] >= MAX_IN_FLIGHT:  # both count
             logger.warning("REST: sender %s over the rate limit", log_id(sender_id))
             return response.json(_replies(sender_id, texts()["slow_down"]), status=429, headers={"Retry-After": "1"})
         cleaned = clean_text(parsed["message"])
