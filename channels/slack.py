@@ -61,9 +61,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_API_BASE_URL = "https://slack.com/api/"
 MAX_AGE_SECONDS = 300  # Slack's advice: refuse older requests, they may be replayed
 MAX_TEXT_CHARS = 3000  # a section block's text limit; also keeps plain messages readable
-# What is read of a message: one character more than a turn takes (channels/guard.py), so an over-long
-# message is recognised and answered as such, while Slack's far larger messages are never held whole.
-MAX_INPUT_CHARS = MAX_MESSAGE_CHARS + 1
+# What is read of a message: well over what a turn takes (channels/guard.py), so an over-long message
+# is still over-long after trimming and answered as such, while Slack's far larger ones are never held.
+MAX_INPUT_CHARS = 2 * MAX_MESSAGE_CHARS
 MAX_BUTTONS = 25  # elements in one actions block
 MAX_BUTTON_TITLE = 75  # a button's plain_text
 MAX_BUTTON_VALUE = 2000  # a button's value
