@@ -28,10 +28,16 @@ TRAINING_INPUTS := config.yml domain.yml $(sort $(shell find data -name '*.yml')
 MODEL_HASH := $(call hash,$(TRAINING_INPUTS))
 MODEL := models/secondlook-$(MODEL_HASH).tar.gz
 
+# Tools whose own pins clash with the bot's (pip-audit needs packaging>=23, Rasa packaging<21) live in a
+# venv of their own; they read the project's lock file, never install into .venv.
+TOOLS_VENV := build/tools-venv
+PIP_AUDIT_VERSION := 2.10.1
+TOOLS_STAMP := $(TOOLS_VENV)/.installed-pip-audit-$(PIP_AUDIT_VERSION)
+
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: run test train install bench lock lint validate pytest conversation-tests nlu-gate rehearsal-gate purge clean chromium
+.PHONY: run test train install bench lock lint validate pytest conversation-tests nlu-gate rehearsal-gate purge clean chromium audit
 
 install: $(VENV_STAMP) $(SPACY_STAMP) $(WEB_STAMP)
 
@@ -55,6 +61,17 @@ $(WEB_STAMP): $(WEB_INPUTS)
 chromium:
 	@test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium; }
 
+$(TOOLS_STAMP):
+	@test -n "$(PYTHON_310)" || { echo "Python 3.10 is needed"; exit 1; }
+	rm -rf $(TOOLS_VENV) && $(PYTHON_310) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install --quiet pip-audit==$(PIP_AUDIT_VERSION)
+	touch $@
+
+# Known vulnerabilities in the locked dependencies (tests/test_dependency_audit.py runs the same).
+audit: $(TOOLS_STAMP)
+	$(TOOLS_VENV)/bin/pip-audit --requirement requirements.lock --require-hashes --disable-pip --strict \
+		--progress-spinner off
+
 train: $(MODEL)
 
 $(MODEL): $(VENV_STAMP) $(SPACY_STAMP) $(TRAINING_INPUTS)
@@ -71,7 +88,7 @@ validate: install
 lint: install
 	$(BIN)/ruff check .
 
-pytest: $(MODEL) $(WEB_STAMP) chromium
+pytest: $(MODEL) $(WEB_STAMP) chromium $(TOOLS_STAMP)
 	SECONDLOOK_MODEL=$(MODEL) $(BIN)/pytest
 
 conversation-tests: $(MODEL)

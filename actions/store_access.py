@@ -24,6 +24,7 @@ def with_store(dispatcher: CollectingDispatcher | None, call: Callable, fallback
         return call(get_store())
     except SQLAlchemyError as error:
         logger.warning("progress store unavailable: %s", type(error).__name__)
-        if dispatcher is not None:
+        already_said = dispatcher is not None and any(m.get("text") == STORE_UNAVAILABLE for m in dispatcher.messages)
+        if dispatcher is not None and not already_said:  # once per turn, however many calls fail
             dispatcher.utter_message(text=STORE_UNAVAILABLE)
         return fallback

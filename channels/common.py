@@ -24,6 +24,8 @@ import yaml
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.shared.core.events import UserUttered
 
+from channels.guard import answer_turn
+
 logger = logging.getLogger(__name__)
 
 CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
@@ -180,8 +182,10 @@ async def handle_turn(
 
     "First" is read from the tracker store after the turn: exactly one user message in the current
     conversation. So the note follows the bot's first replies (an emergency answer is never delayed by
-    it), comes again in a new session (like the disclaimer), and nothing extra is stored for it."""
-    await on_new_message(message)
+    it), comes again in a new session (like the disclaimer), and nothing extra is stored for it.
+    A turn that fails gets the honest reply instead (channels/guard.py) and no note."""
+    if not await answer_turn(on_new_message, message):
+        return
     if tracker_store is None or not await _is_first_user_message(tracker_store, message.sender_id):
         return
     await message.output_channel.send_text_message(message.sender_id, privacy_note)

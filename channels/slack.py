@@ -48,13 +48,22 @@ from channels.common import (
     split_text,
     tracker_store_of,
 )
+from channels.guard import (
+    MAX_MESSAGE_CHARS,
+    RateLimiter,
+    clean_text,
+    install_action_fallback,
+    keep_conversations_in_their_store,
+)
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_API_BASE_URL = "https://slack.com/api/"
 MAX_AGE_SECONDS = 300  # Slack's advice: refuse older requests, they may be replayed
 MAX_TEXT_CHARS = 3000  # a section block's text limit; also keeps plain messages readable
-MAX_INPUT_CHARS = 4000  # what one turn reads of a message (Slack allows far more than anyone types)
+# What is read of a message: well over what a turn takes (channels/guard.py), so an over-long message
+# is still over-long after trimming and answered as such, while Slack's far larger ones are never held.
+MAX_INPUT_CHARS = 2 * MAX_MESSAGE_CHARS
 MAX_BUTTONS = 25  # elements in one actions block
 MAX_BUTTON_TITLE = 75  # a button's plain_text
 MAX_BUTTON_VALUE = 2000  # a button's value
@@ -221,13 +230,16 @@ class SlackInput(InputChannel):
             logger.info("Slack channel off: SLACK_TOKEN and SLACK_SIGNING_SECRET are both needed")
         self.seen = SeenIds()
         self.queues = SenderQueues()
+        self.limiter = RateLimiter()
 
     @property
     def enabled(self) -> bool:
         return self.api is not None
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        install_action_fallback()
         slack = Blueprint("slack", __name__)
+        slack.listener("after_server_start")(keep_conversations_in_their_store)
 
         @slack.route("/webhook", methods=["POST"])
         async def webhook(request: Request) -> HTTPResponse:
@@ -274,12 +286,18 @@ class SlackInput(InputChannel):
         async def work() -> None:
             if turn.note:
                 await output.send_text_message(turn.sender_id, notes[turn.note])
-            if turn.text:
+            cleaned = clean_text(turn.text) if turn.text else None
+            if cleaned and cleaned.problem:
+                await output.send_text_message(turn.sender_id, cleaned.reply)
+            elif cleaned:
                 # Slack doesn't say where a user is in its events, so no locale is passed: the
                 # configured SECONDLOOK_LOCALE gives the emergency numbers.
-                message = UserMessage(turn.text, output, turn.sender_id, input_channel=self.name())
+                message = UserMessage(cleaned.text, output, turn.sender_id, input_channel=self.name())
                 await handle_turn(on_new_message, message, tracker_store_of(app), notes["privacy_note"])
 
+        if not self.limiter.allow(turn.sender_id):  # a flood: dropped before any work (and any reply)
+            logger.warning("Slack: sender %s over the rate limit, event dropped", log_id(turn.sender_id))
+            return
         logger.debug("Slack: turn queued for %s", log_id(turn.sender_id))
         self.queues.submit(turn.sender_id, work)
 

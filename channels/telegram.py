@@ -49,6 +49,7 @@ from channels.common import (
     split_text,
     tracker_store_of,
 )
+from channels.guard import RateLimiter, clean_text, install_action_fallback, keep_conversations_in_their_store
 
 logger = logging.getLogger(__name__)
 
@@ -199,6 +200,7 @@ class TelegramInput(InputChannel):
         self.payloads = PayloadBook()
         self.seen = SeenIds()
         self.queues = SenderQueues()
+        self.limiter = RateLimiter()
 
     @property
     def enabled(self) -> bool:
@@ -215,7 +217,9 @@ class TelegramInput(InputChannel):
             raise RasaException("TELEGRAM_SECRET_TOKEN may only hold A-Z, a-z, 0-9, _ and - (1-256 characters)")
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        install_action_fallback()
         telegram = Blueprint("telegram", __name__)
+        telegram.listener("after_server_start")(keep_conversations_in_their_store)
 
         @telegram.route("/webhook", methods=["POST"])
         async def webhook(request: Request) -> HTTPResponse:
@@ -325,9 +329,12 @@ class TelegramInput(InputChannel):
         async def work() -> None:
             if turn.note:
                 await output.send_text_message(sender_id, notes[turn.note])
-            if turn.text:
+            cleaned = clean_text(turn.text) if turn.text else None
+            if cleaned and cleaned.problem:
+                await output.send_text_message(sender_id, cleaned.reply)
+            elif cleaned:
                 message = UserMessage(
-                    turn.text,
+                    cleaned.text,
                     output,
                     sender_id,
                     input_channel=self.name(),
@@ -335,6 +342,9 @@ class TelegramInput(InputChannel):
                 )
                 await handle_turn(on_new_message, message, tracker_store_of(app), notes["privacy_note"])
 
+        if not self.limiter.allow(sender_id):  # a flood: dropped before any work (and any reply)
+            logger.warning("Telegram: sender %s over the rate limit, update dropped", log_id(sender_id))
+            return
         logger.debug("Telegram: turn queued for %s", log_id(sender_id))
         self.queues.submit(sender_id, work)
 
@@ -384,8 +394,9 @@ def _is_private(chat: Any) -> bool:
 def _button_title(message: dict[str, Any], callback_data: str) -> str | None:
     """The title of the pressed button, read from the message's keyboard: the fallback for a token
     this process doesn't know (issued before a restart)."""
-    keyboard = (message.get("reply_markup") or {}).get("inline_keyboard") or []
-    for row in keyboard:
+    markup = message.get("reply_markup")
+    keyboard = markup.get("inline_keyboard") if isinstance(markup, dict) else None
+    for row in keyboard if isinstance(keyboard, list) else []:
         for button in row if isinstance(row, list) else []:
             if isinstance(button, dict) and button.get("callback_data") == callback_data:
                 return str(button.get("text") or "") or None

@@ -9,8 +9,13 @@ Keyed in credentials.yml by module path (`channels.webchat.WebChatInput`); it re
   (the stock channel disables the check: any web site could drive the bot in a visitor's browser);
 - awaits `enter_room` when python-socketio makes it a coroutine (>= 5.10), the bug that breaks
   `session_persistence` there;
-- accepts only server-style session ids (32 hex digits) so a client cannot pick a guessable one, and
-  ignores malformed or oversized messages.
+- issues session ids itself (32 hex digits: 64 random bits and their HMAC under a server key), and
+  resumes only ids it issued, so a client can neither pick nor guess one; ignores malformed messages;
+- cleans each message like every channel, answers an empty or too long one politely without running
+  a turn, limits each session's rate, and answers a failed turn honestly (channels/guard.py).
+
+The session key is `SECONDLOOK_SESSION_KEY` (set the same on every replica), else one generated once
+into `var/session_key`.
 
 Options (credentials.yml, each with an environment default):
 
@@ -28,13 +33,15 @@ plus every option of Rasa's socket.io channel (`user_message_evt`, `bot_message_
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import inspect
 import json
 import logging
 import mimetypes
 import os
 import re
-import uuid
+import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -48,12 +55,21 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
+from channels.guard import (
+    RateLimiter,
+    answer_turn,
+    clean_text,
+    install_action_fallback,
+    keep_conversations_in_their_store,
+    texts,
+)
+
 logger = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STATIC_DIR = PROJECT_ROOT / "web" / "dist"
 SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
-MAX_MESSAGE_CHARS = 4000
+SESSION_KEY_FILE = PROJECT_ROOT / "var" / "session_key"
 STATIC_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -117,6 +133,46 @@ def content_security_policy(frame_ancestors: list[str], connect_sources: list[st
     return "; ".join(f"{name} {' '.join(sources)}" for name, sources in directives.items())
 
 
+def session_key() -> bytes:
+    """The key that signs session ids: SECONDLOOK_SESSION_KEY, else var/session_key (made once, 0600)."""
+    configured = os.environ.get("SECONDLOOK_SESSION_KEY", "").strip()
+    if configured:
+        return configured.encode()
+    if not SESSION_KEY_FILE.exists():
+        # Written aside, then linked into place: two servers starting at once agree on one key.
+        SESSION_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
+        draft = SESSION_KEY_FILE.with_name(f".session_key.{os.getpid()}")
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as key_file:
+            key_file.write(secrets.token_hex(32))
+        try:
+            os.link(draft, SESSION_KEY_FILE)
+        except FileExistsError:
+            pass  # another server was first: use its key
+        finally:
+            draft.unlink()
+    return SESSION_KEY_FILE.read_text().strip().encode()
+
+
+class SessionIds:
+    """Session ids the server makes and recognises: 16 random hex digits + 16 of their HMAC."""
+
+    def __init__(self, key: bytes) -> None:
+        self.key = key
+
+    def _tag(self, random_part: str) -> str:
+        return hmac.new(self.key, random_part.encode(), hashlib.sha256).hexdigest()[:16]
+
+    def new(self) -> str:
+        random_part = secrets.token_hex(8)
+        return random_part + self._tag(random_part)
+
+    def issued(self, session_id: Any) -> bool:
+        if not isinstance(session_id, str) or not SESSION_ID.match(session_id):
+            return False
+        return hmac.compare_digest(self._tag(session_id[:16]), session_id[16:])
+
+
 class ChatSocketBlueprint(SocketBlueprint):
     """Attaches socket.io at its path and the chat page's routes at `chat_path`, outside the webhook prefix."""
 
@@ -174,6 +230,7 @@ class WebChatInput(SocketIOInput):
         self.csp = content_security_policy(list(frame_ancestors), list(connect_sources))
         self.static_dir = Path(static_dir)
         self.chat_path = "/" + chat_path.strip("/")
+        self.limiter = RateLimiter()
 
     def url_prefix(self) -> str:
         # Rasa joins this onto "/webhooks/" with urljoin: an absolute path puts the page at /chat/.
@@ -232,9 +289,12 @@ class WebChatInput(SocketIOInput):
     # --- the socket -----------------------------------------------------------------------------
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        install_action_fallback()
+        session_ids = SessionIds(session_key())
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self.origin_check)
         self.sio = sio
         socketio_webhook = ChatSocketBlueprint(sio, self.socketio_path, self.page_blueprint(), "webchat_socket")
+        socketio_webhook.listener("after_server_start")(keep_conversations_in_their_store)
 
         @sio.on("connect", namespace=self.namespace)
         async def connect(sid: str, environ: dict, auth: dict | None) -> bool:
@@ -252,7 +312,7 @@ class WebChatInput(SocketIOInput):
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: str, data: Any) -> None:
             requested = data.get("session_id") if isinstance(data, dict) else None
-            session_id = requested if isinstance(requested, str) and SESSION_ID.match(requested) else uuid.uuid4().hex
+            session_id = requested if session_ids.issued(requested) else session_ids.new()
             if self.session_persistence:
                 entered = sio.enter_room(sid, session_id, namespace=self.namespace)
                 if inspect.isawaitable(entered):  # a coroutine from python-socketio 5.10 on
@@ -263,7 +323,6 @@ class WebChatInput(SocketIOInput):
         async def handle_message(sid: str, data: Any) -> None:
             if not isinstance(data, dict) or not isinstance(data.get("message"), str):
                 return
-            text = data["message"][:MAX_MESSAGE_CHARS]
             if self.session_persistence:
                 session_id = data.get("session_id")
                 if not (isinstance(session_id, str) and SESSION_ID.match(session_id)):
@@ -284,7 +343,14 @@ class WebChatInput(SocketIOInput):
             if not isinstance(metadata, dict):
                 metadata = {}
             output_channel = SocketIOOutput(sio, self.bot_message_evt)
-            message = UserMessage(text, output_channel, sender_id, input_channel=self.name(), metadata=metadata)
-            await on_new_message(message)
+            if not self.limiter.allow(sender_id):
+                await output_channel.send_text_message(sender_id, texts()["slow_down"])
+                return
+            cleaned = clean_text(data["message"])
+            if cleaned.problem:
+                await output_channel.send_text_message(sender_id, cleaned.reply)
+                return
+            message = UserMessage(cleaned.text, output_channel, sender_id, input_channel=self.name(), metadata=metadata)
+            await answer_turn(on_new_message, message)
 
         return socketio_webhook

@@ -7,6 +7,7 @@ that sender is deleted and nothing of the turn is written.
 """
 
 import logging
+from typing import Any
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
@@ -32,6 +33,13 @@ def erasure_completed(tracker: DialogueStateTracker) -> bool:
 
 
 class ErasableSQLTrackerStore(SQLTrackerStore):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Rasa makes its engine without pre-ping and offers no way to ask for it: after a database
+        # restart every pooled connection is dead, and the next turn that draws one fails. A ping on
+        # checkout replaces dead connections (SQLAlchemy's "pessimistic" disconnect handling).
+        self.engine.pool._pre_ping = True
+
     async def save(self, tracker: DialogueStateTracker) -> None:
         if erasure_completed(tracker):
             removed = self.erase(tracker.sender_id)

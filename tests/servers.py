@@ -73,16 +73,22 @@ class BotProcesses:
         self.action_server: subprocess.Popen | None = None
         self.rasa_server: subprocess.Popen | None = None
 
-    def _spawn(self, args: list[str], log_name: str) -> subprocess.Popen:
+    def _spawn(self, args: list[str], log_name: str, **env: str) -> subprocess.Popen:
         with open(self.workdir / log_name, "ab") as log:  # the child keeps its own copy of the descriptor
             return subprocess.Popen(
-                args, cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                args,
+                cwd=PROJECT_ROOT,
+                env={**self.env, **env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
 
     def start_action_server(self) -> None:
         self.action_server = self._spawn(
             [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(self.action_port)],
             "actions.log",
+            SANIC_HOST="127.0.0.1",  # as scripts/run.sh: loopback only
         )
         health = f"http://127.0.0.1:{self.action_port}/health"
         wait_until(lambda: requests.get(health, timeout=2).ok, 60, "the action server")
@@ -90,15 +96,17 @@ class BotProcesses:
     def start_rasa_server(self) -> None:
         self.rasa_server = self._spawn(
             [
-                str(VENV_BIN / "rasa"), "run", "--model", str(trained_model()),
+                str(VENV_BIN / "python"), "scripts/rasa_server.py", "--model", str(trained_model()),
                 "--interface", "127.0.0.1", "--port", str(self.rasa_port),
-                "--enable-api", "--auth-token", API_TOKEN,
                 "--credentials", str(self.credentials), "--endpoints", str(self.endpoints),
             ],
             "rasa.log",
+            SECONDLOOK_API_TOKEN=API_TOKEN,  # as scripts/run.sh: the token never on the command line
         )  # fmt: skip
         status = f"{self.url}/status?token={API_TOKEN}"
-        wait_until(lambda: requests.get(status, timeout=2).ok, 180, "the Rasa server")
+        # A busy shared machine can take minutes to load the model: SECONDLOOK_START_TIMEOUT raises the limit.
+        limit = float(os.environ.get("SECONDLOOK_START_TIMEOUT", "180"))
+        wait_until(lambda: requests.get(status, timeout=2).ok, limit, "the Rasa server")
 
     def start(self) -> "BotProcesses":
         self.start_action_server()

@@ -142,7 +142,7 @@ class SlackStandIn(StandIn):
 # The credentials.yml entries of the two channels, as the project's credentials.yml holds them: quoted
 # "${VAR}" values are left to the channel, which treats an unset variable as "channel off".
 CHANNEL_CREDENTIALS = """\
-rest:
+channels.rest.RestInput:
 channels.telegram.TelegramInput:
   access_token: "${TELEGRAM_ACCESS_TOKEN}"
   verify: "${TELEGRAM_VERIFY}"

@@ -81,4 +81,6 @@ def test_default_ports_and_urls():
     assert load(ROOT / "endpoints.yml")["action_endpoint"]["url"] == "http://localhost:5055/webhook"
     run_script = (ROOT / "scripts" / "run.sh").read_text()
     assert 'RASA_PORT="${RASA_PORT:-5005}"' in run_script
-    assert "--auth-token" in run_script
+    # The API token is passed by scripts/rasa_server.py from the environment (never on a command line).
+    assert "scripts/rasa_server.py" in run_script
+    assert "--auth-token" in (ROOT / "scripts" / "rasa_server.py").read_text()

@@ -28,7 +28,7 @@ EMBED_EXAMPLE = PROJECT_ROOT / "web" / "examples"
 EXAMPLE_SERVER_URL = "http://localhost:5005"  # what web/examples/embed.html points at
 
 WEBCHAT_CREDENTIALS = """\
-rest:
+channels.rest.RestInput:
 channels.webchat.WebChatInput:
   user_message_evt: user_uttered
   bot_message_evt: bot_uttered

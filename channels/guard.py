@@ -1,0 +1,235 @@
+"""What keeps every channel answering under faults and hostile input: an honest reply when a custom
+action or a whole turn fails, one cleaning of incoming text, and a per-sender rate limit.
+
+Why two layers for failures. Rasa 3.6 catches an exception of a custom action (action server down,
+failing, too slow) inside `MessageProcessor._run_action`, logs it and sends *nothing*; no channel can
+see that it happened. So the first layer sits where the failure is: `RemoteAction.run` is wrapped
+(`install_action_fallback`, called when the channels are built, i.e. in every `rasa run` that uses
+our credentials.yml) to turn any failure into an honest reply, stored in the tracker as a normal bot
+message, sent through whichever output channel the turn came from (REST, socket.io, Telegram,
+Slack), with no slot touched. The second layer (`answer_turn`) is for failures that escape the
+processor (the tracker store down, ...): each channel runs its turns through it and sends the honest
+reply itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+import unicodedata
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
+from rasa.core.channels.channel import UserMessage
+from rasa.core.tracker_store import FailSafeTrackerStore
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActiveLoop,
+    BotUttered,
+    Event,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+)
+
+logger = logging.getLogger(__name__)
+
+CONTENT_FILE = Path(__file__).resolve().parent.parent / "content" / "reliability.yml"
+MAX_MESSAGE_CHARS = 4000  # far more than anyone types in one message; the same on every channel
+DEFAULT_ACTION_TIMEOUT = 10.0  # seconds; Rasa's own is 5 minutes of silence
+PENALTY_FLOOR = -5.0  # the most a rate-limited sender can owe: back in at most (1 - floor) / rate s
+FALLBACK_MARK = "secondlook_fallback"  # in the BotUttered metadata, so tests and logs can tell
+
+
+@cache
+def texts() -> dict[str, str]:
+    """The reviewed texts of content/reliability.yml, whitespace folded."""
+    data = yaml.safe_load(CONTENT_FILE.read_text(encoding="utf-8"))
+    return {key: " ".join(str(value).split()) for key, value in data.items()}
+
+
+def too_long_text() -> str:
+    return texts()["too_long"].replace("{limit}", f"{MAX_MESSAGE_CHARS:,}")
+
+
+# --- incoming text -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    """A message made safe to process: `text` to use, or `problem` ("empty", "too_long") to answer."""
+
+    text: str | None
+    problem: str | None = None
+
+    @property
+    def reply(self) -> str | None:
+        if self.problem == "too_long":
+            return too_long_text()
+        return texts()[self.problem] if self.problem else None
+
+
+def clean_text(raw: Any) -> Cleaned:
+    """One message's text, the same way on every channel: Unicode NFC, no lone surrogates (they can't
+    be stored as UTF-8), no control or format characters but line breaks and tabs, trimmed; then
+    refused when empty or longer than MAX_MESSAGE_CHARS (never cut silently: the cut-off part may be
+    what mattered)."""
+    if not isinstance(raw, str):
+        return Cleaned(None, "empty")
+    text = raw.encode("utf-8", "surrogatepass").decode("utf-8", "replace")  # lone surrogates -> U+FFFD
+    text = unicodedata.normalize("NFC", text)
+    text = "".join(char for char in text if char in "\n\t" or unicodedata.category(char) not in ("Cc", "Cs"))
+    text = text.replace("\ufffd", "").strip()
+    if not text:
+        return Cleaned(None, "empty")
+    if len(text) > MAX_MESSAGE_CHARS:
+        return Cleaned(None, "too_long")
+    return Cleaned(text)
+
+
+# --- rate limit --------------------------------------------------------------------------------
+
+
+class RateLimiter:
+    """A token bucket per sender: `burst` messages at once, then `rate` a second.
+
+    Generous for a person (quick button presses fit in the burst; nobody keeps up a message a second)
+    and for scripted tests, but a flood from one sender is refused before it costs any NLU or dialogue
+    work: Rasa runs the models in its event loop, so every turn a flooder gets delays everyone else.
+    In memory and bounded: with several replicas each keeps its own (a flood is spread)."""
+
+    def __init__(self, rate: float | None = None, burst: float | None = None, size: int = 50_000) -> None:
+        self.rate = rate if rate is not None else float(os.environ.get("SECONDLOOK_RATE_PER_SECOND", "1"))
+        self.burst = burst if burst is not None else float(os.environ.get("SECONDLOOK_RATE_BURST", "20"))
+        self.size = size
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def allow(self, sender_id: str, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        tokens, last = self._buckets.pop(sender_id, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        allowed = tokens >= 1
+        # A refused message costs a token too (down to a small debt): a sender who keeps sending while
+        # refused stays refused, so a flood gets nothing through, not one turn a second; a person who
+        # waits a few seconds, as the reply asks, is let in again.
+        self._buckets[sender_id] = (tokens - 1 if allowed else max(PENALTY_FLOOR, tokens - 1), now)
+        if len(self._buckets) > self.size:
+            self._buckets.popitem(last=False)  # the longest idle sender: a full bucket by now anyway
+        return allowed
+
+
+# --- failures ----------------------------------------------------------------------------------
+
+
+async def answer_turn(on_new_message: Callable[[UserMessage], Awaitable[Any]], message: UserMessage) -> bool:
+    """Runs one turn; when it fails outside the actions (e.g. the tracker store is down), the user gets
+    the honest reply instead of silence. True when the turn ran."""
+    try:
+        await on_new_message(message)
+        return True
+    except Exception as error:  # any failure: the user must hear something; logged without the text
+        logger.error("a turn failed (%s); sent the honest reply", type(error).__name__, exc_info=True)
+        try:
+            await message.output_channel.send_text_message(message.sender_id, texts()["turn_failed"])
+        except Exception as send_error:  # the channel itself is down: nothing more to do
+            logger.error("could not send the honest reply either (%s)", type(send_error).__name__)
+        return False
+
+
+def action_timeout() -> float:
+    try:
+        return float(os.environ.get("SECONDLOOK_ACTION_TIMEOUT", DEFAULT_ACTION_TIMEOUT))
+    except ValueError:
+        return DEFAULT_ACTION_TIMEOUT
+
+
+def _said(text: str, kind: str = "action_failed") -> BotUttered:
+    return BotUttered(text=text, metadata={FALLBACK_MARK: kind})
+
+
+def fallback_events(action_name: str, tracker: Any) -> list[Event]:
+    """What a failed custom action leaves in the conversation: an honest reply and no slot changes,
+    except for two actions whose job can't be skipped:
+
+    - the emergency answer: the locale's numbers are sent anyway (they are configuration, readable
+      here) and the role-play is stopped, exactly as the action would;
+    - the session start: the session is started with the disclaimer, without restoring progress
+      (the progress database may be what is down); the turn then goes on normally."""
+    from actions.locale import current_locale  # plain module (YAML only), shared with the action server
+
+    if action_name == "action_handle_emergency":
+        latest = getattr(tracker, "latest_message", None)
+        requested = (getattr(latest, "metadata", None) or {}).get("locale")
+        locale = current_locale(requested if isinstance(requested, str) else None)
+        return [
+            _said(locale.medical_reply, "emergency"),
+            _said(locale.self_harm_reply, "emergency"),
+            ActiveLoop(None),
+            SlotSet("requested_slot", None),
+            SlotSet("rehearsal_active", False),
+            SlotSet("line_assessment", None),
+        ]
+    if action_name == "action_session_start":
+        return [SessionStarted(), _said(current_locale().disclaimer, "session_start"), ActionExecuted("action_listen")]
+    if _already_apologised(tracker):
+        return []  # one honest reply per turn is enough, however many actions fail
+    return [_said(texts()["action_failed"])]
+
+
+def _already_apologised(tracker: Any) -> bool:
+    for event in reversed(list(getattr(tracker, "events", []))):
+        if isinstance(event, UserUttered):
+            return False
+        if isinstance(event, BotUttered) and (event.metadata or {}).get(FALLBACK_MARK) == "action_failed":
+            return True
+    return False
+
+
+class ConversationStoreUnavailable(Exception):
+    """The tracker store can't be read or written: the turn stops here (and gets the honest reply)."""
+
+
+def _refuse_in_memory_fallback(error: Exception) -> None:
+    raise ConversationStoreUnavailable(type(error).__name__) from error
+
+
+async def keep_conversations_in_their_store(app: Any, _loop: Any = None) -> None:
+    """Rasa wraps the tracker store in a `FailSafeTrackerStore` which, when the database is down,
+    carries on with an empty conversation in memory: the user would meet a stranger (the disclaimer
+    again, no progress) and what they said meanwhile would be lost when the database is back. Its
+    error callback (a constructor argument Rasa never sets) is made to raise instead, so such a turn
+    fails and gets the honest reply. Registered by every channel as an `after_server_start` listener
+    (the agent is loaded before); a model loaded later through the HTTP API doesn't get it."""
+    store = getattr(getattr(app.ctx, "agent", None), "tracker_store", None)
+    if isinstance(store, FailSafeTrackerStore):
+        store._on_tracker_store_error = _refuse_in_memory_fallback
+
+
+def install_action_fallback() -> None:
+    """Wraps `RemoteAction.run` once per process: a time limit, and `fallback_events` on any failure.
+
+    A rejection (`ActionExecutionRejection`, a form's validation saying no) is normal dialogue and
+    passes through; cancellation (a server shutting down) too."""
+    if getattr(RemoteAction.run, FALLBACK_MARK, False):
+        return
+    original = RemoteAction.run
+
+    async def run(self: RemoteAction, output_channel: Any, nlg: Any, tracker: Any, domain: Any) -> list[Event]:
+        try:
+            return await asyncio.wait_for(original(self, output_channel, nlg, tracker, domain), action_timeout())
+        except ActionExecutionRejection:
+            raise
+        except Exception as error:
+            logger.error("custom action %s failed (%s); the user gets the honest reply", self.name(), repr(error))
+            return fallback_events(self.name(), tracker)
+
+    setattr(run, FALLBACK_MARK, True)
+    RemoteAction.run = run

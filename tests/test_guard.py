@@ -1,0 +1,205 @@
+"""The pieces that keep the channels answering: text cleaning, the per-sender rate limit, and the honest
+reply when a custom action fails (with Rasa's real RemoteAction against a closed port)."""
+
+import time
+from types import SimpleNamespace
+
+import pytest
+from rasa.core.actions.action import RemoteAction
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.tracker_store import FailSafeTrackerStore, InMemoryTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActiveLoop, BotUttered, SessionStarted, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.utils.endpoints import EndpointConfig
+
+from channels import guard, webchat
+from channels.guard import (
+    MAX_MESSAGE_CHARS,
+    RateLimiter,
+    answer_turn,
+    clean_text,
+    install_action_fallback,
+    keep_conversations_in_their_store,
+    texts,
+)
+from channels.webchat import SessionIds
+from tests.conftest import PROJECT_ROOT
+from tests.servers import free_port
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("  hello  ", "hello"),
+        ("he\x00llo\x1b[31m", "hello[31m"),
+        ("line one\nline two\ttab", "line one\nline two\ttab"),
+        ("cafe\u0301", "caf\u00e9"),  # NFC
+        ("broken \ud800 surrogate", "broken  surrogate"),
+        ("emoji 👩‍⚕️ stays", "emoji 👩‍⚕️ stays"),
+        ("x" * MAX_MESSAGE_CHARS, "x" * MAX_MESSAGE_CHARS),
+    ],
+)
+def test_text_is_cleaned_the_same_way_everywhere(raw, expected):
+    assert clean_text(raw).text == expected
+
+
+@pytest.mark.parametrize("raw", ["", "   ", "\x00\x01\x02", "\ud800", None, 42, ["hi"]])
+def test_unreadable_messages_get_the_polite_empty_reply(raw):
+    cleaned = clean_text(raw)
+    assert cleaned.text is None and cleaned.problem == "empty"
+    assert cleaned.reply == texts()["empty"]
+
+
+def test_a_too_long_message_is_refused_with_the_limit_not_cut():
+    cleaned = clean_text("x" * (MAX_MESSAGE_CHARS + 1))
+    assert cleaned.text is None and cleaned.problem == "too_long"
+    assert f"{MAX_MESSAGE_CHARS:,}" in cleaned.reply
+
+
+def test_the_rate_limit_is_per_sender_and_refills():
+    limiter = RateLimiter(rate=2, burst=3)
+    start = time.monotonic()
+    assert [limiter.allow("flood", start) for _ in range(5)] == [True, True, True, False, False]
+    assert limiter.allow("someone else", start)
+    assert not limiter.allow("flood", start + 0.1)
+    assert not limiter.allow("flood", start + 0.6)  # sending on while refused keeps it refused
+    assert limiter.allow("flood", start + 5)  # a pause, as the reply asks, lets it in again
+
+
+def test_the_rate_limit_forgets_idle_senders_beyond_its_size():
+    limiter = RateLimiter(rate=1, burst=1, size=2)
+    for sender in ("a", "b", "c"):
+        limiter.allow(sender, 0)
+    assert list(limiter._buckets) == ["b", "c"]
+
+
+@pytest.fixture(scope="module")
+def domain() -> Domain:
+    return Domain.load(str(PROJECT_ROOT / "domain.yml"))
+
+
+def tracker_with(text: str, metadata: dict | None = None) -> DialogueStateTracker:
+    tracker = DialogueStateTracker("guard-test", slots=[])
+    tracker.update(UserUttered(text, {"name": "greet", "confidence": 1.0}, metadata=metadata))
+    return tracker
+
+
+def dead_endpoint() -> EndpointConfig:
+    return EndpointConfig(f"http://127.0.0.1:{free_port()}/webhook")  # nothing listens there
+
+
+async def test_an_unreachable_action_server_becomes_one_honest_reply(domain):
+    install_action_fallback()
+    tracker = tracker_with("where am i")
+    started = time.monotonic()
+    events = await RemoteAction("action_show_progress", dead_endpoint()).run(
+        CollectingOutputChannel(), None, tracker, domain
+    )
+    assert time.monotonic() - started < 5
+    assert [type(event) for event in events] == [BotUttered]
+    assert events[0].text == texts()["action_failed"]
+
+    tracker.update_with_events(events, domain)  # a second failing action in the same turn stays quiet
+    again = await RemoteAction("action_next_step", dead_endpoint()).run(
+        CollectingOutputChannel(), None, tracker, domain
+    )
+    assert again == []
+
+
+async def test_a_hanging_action_server_is_given_up_within_the_time_limit(domain, monkeypatch):
+    install_action_fallback()
+    monkeypatch.setenv("SECONDLOOK_ACTION_TIMEOUT", "0.5")
+    listener = __import__("socket").socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()  # accepts the connection but never answers
+    endpoint = EndpointConfig(f"http://127.0.0.1:{listener.getsockname()[1]}/webhook")
+    try:
+        started = time.monotonic()
+        events = await RemoteAction("action_show_progress", endpoint).run(
+            CollectingOutputChannel(), None, tracker_with("where am i"), domain
+        )
+        assert time.monotonic() - started < 3
+        assert events[0].text == texts()["action_failed"]
+    finally:
+        listener.close()
+
+
+async def test_the_emergency_answer_is_given_even_without_the_action_server(domain):
+    install_action_fallback()
+    tracker = tracker_with("I can't breathe", metadata={"locale": "en-GB"})
+    events = await RemoteAction("action_handle_emergency", dead_endpoint()).run(
+        CollectingOutputChannel(), None, tracker, domain
+    )
+    said = " ".join(event.text for event in events if isinstance(event, BotUttered))
+    assert "999" in said and "116 123" in said
+    assert ActiveLoop(None) in events and SlotSet("rehearsal_active", False) in events
+
+
+async def test_a_failed_session_start_still_starts_the_session_with_the_disclaimer(domain):
+    install_action_fallback()
+    events = await RemoteAction("action_session_start", dead_endpoint()).run(
+        CollectingOutputChannel(), None, DialogueStateTracker("guard-test", slots=[]), domain
+    )
+    assert isinstance(events[0], SessionStarted)
+    assert "not a doctor" in events[1].text
+    assert not any(isinstance(event, SlotSet) for event in events)
+
+
+def test_the_fallback_is_installed_once():
+    install_action_fallback()
+    wrapped = RemoteAction.run
+    install_action_fallback()
+    assert RemoteAction.run is wrapped and getattr(wrapped, guard.FALLBACK_MARK)
+
+
+async def test_a_turn_that_fails_outside_the_actions_still_answers():
+    async def broken_turn(_message):
+        raise ConnectionError("tracker store down")
+
+    output = CollectingOutputChannel()
+    ran = await answer_turn(broken_turn, UserMessage("hi", output, "guard-test"))
+    assert not ran
+    assert [message["text"] for message in output.messages] == [texts()["turn_failed"]]
+
+
+def test_web_chat_session_ids_are_issued_and_recognised_only_by_the_server():
+    ids = SessionIds(b"server key")
+    issued = ids.new()
+    assert len(issued) == 32 and ids.issued(issued)
+    assert ids.new() != issued
+    assert not SessionIds(b"another key").issued(issued)
+    for forged in ("0" * 32, issued[:16] + "0" * 16, issued.upper(), None, 42, issued + "0"):
+        assert not ids.issued(forged)
+
+
+def test_the_session_key_comes_from_the_environment_or_a_private_file_made_once(tmp_path, monkeypatch):
+    monkeypatch.setattr(webchat, "SESSION_KEY_FILE", tmp_path / "var" / "session_key")
+    monkeypatch.delenv("SECONDLOOK_SESSION_KEY", raising=False)
+    first = webchat.session_key()
+    assert len(first) == 64 and webchat.session_key() == first
+    assert (tmp_path / "var" / "session_key").stat().st_mode & 0o777 == 0o600
+    assert list((tmp_path / "var").iterdir()) == [tmp_path / "var" / "session_key"]
+    monkeypatch.setenv("SECONDLOOK_SESSION_KEY", "configured")
+    assert webchat.session_key() == b"configured"
+
+
+class BrokenStore(InMemoryTrackerStore):
+    async def retrieve(self, sender_id):
+        raise ConnectionError("database down")
+
+    async def save(self, tracker):
+        raise ConnectionError("database down")
+
+
+async def test_a_down_tracker_store_fails_the_turn_instead_of_starting_an_empty_conversation(domain):
+    store = FailSafeTrackerStore(BrokenStore(domain))
+    assert await store.retrieve("someone") is None  # Rasa's own behaviour: a stranger in memory
+    await keep_conversations_in_their_store(
+        SimpleNamespace(ctx=SimpleNamespace(agent=SimpleNamespace(tracker_store=store)))
+    )
+    with pytest.raises(guard.ConversationStoreUnavailable):
+        await store.retrieve("someone")
+    with pytest.raises(guard.ConversationStoreUnavailable):
+        await store.save(DialogueStateTracker("someone", slots=[]))
+    assert await store.fallback_tracker_store.retrieve("someone") is None  # nothing kept aside

@@ -1,0 +1,357 @@
+"""Hostile and broken input on every entry point, against the real servers: REST, the Telegram and
+Slack webhooks (with their stand-ins on loopback) and socket.io. A clear 4xx or a polite reply, never
+a 5xx, never a crash, never a write into someone else's conversation; then a property-based fuzz run
+(hypothesis) over the REST and webhook inputs, after which the server is alive and a bystander's
+conversation is exactly as it was."""
+
+import asyncio
+import collections
+import json
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+import socketio
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from channels.guard import MAX_MESSAGE_CHARS, texts, too_long_text
+from channels.slack import signature
+from channels.telegram import SECRET_HEADER
+from tests.servers import API_TOKEN, BotProcesses, reply_text
+from tests.standins import CHANNEL_CREDENTIALS, CHANNEL_VARIABLES, SlackStandIn, TelegramStandIn
+
+TELEGRAM_TOKEN = "123456:FUZZ-token_abc"
+TELEGRAM_SECRET = "fuzz-secret_0123456789"
+SLACK_TOKEN = "xoxb-fuzz-token"
+SLACK_SECRET = "fuzz-signing-secret-0123456789abcdef"
+WEBCHAT_CREDENTIALS = "channels.webchat.WebChatInput:\n  session_persistence: true\n"
+FUZZ_SENDERS = ("fuzz-a", "fuzz-b", "fuzz-c")  # few, so the rate limit keeps the fuzz run short
+
+
+@pytest.fixture(scope="module")
+def stand_ins():
+    telegram, slack = TelegramStandIn(TELEGRAM_TOKEN, "FuzzBot").start(), SlackStandIn().start()
+    yield telegram, slack
+    telegram.stop()
+    slack.stop()
+
+
+@pytest.fixture(scope="module")
+def bot(tmp_path_factory, stand_ins):
+    telegram, slack = stand_ins
+    workdir = tmp_path_factory.mktemp("hostile")
+    credentials = workdir / "credentials.yml"
+    credentials.write_text(CHANNEL_CREDENTIALS + WEBCHAT_CREDENTIALS)
+    env = {name: "" for name in CHANNEL_VARIABLES}
+    env.update(
+        TELEGRAM_ACCESS_TOKEN=TELEGRAM_TOKEN,
+        TELEGRAM_API_BASE_URL=telegram.url,
+        TELEGRAM_SECRET_TOKEN=TELEGRAM_SECRET,
+        SLACK_TOKEN=SLACK_TOKEN,
+        SLACK_SIGNING_SECRET=SLACK_SECRET,
+        SLACK_API_BASE_URL=slack.api_base_url,
+        SECONDLOOK_RATE_BURST="4",
+        SECONDLOOK_RATE_PER_SECOND="1",
+        SECONDLOOK_SESSION_KEY="hostile-input-test-key",
+    )
+    processes = BotProcesses(workdir, env=env, credentials=credentials)
+    try:
+        yield processes.start()
+    finally:
+        processes.stop()
+
+
+def rest(bot: BotProcesses, body: bytes | dict, **headers: str) -> requests.Response:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return requests.post(f"{bot.url}/webhooks/rest/webhook", data=data, headers=headers, timeout=30)
+
+
+def events_of(bot: BotProcesses, sender: str) -> list[dict]:
+    tracker = requests.get(f"{bot.url}/conversations/{sender}/tracker", params={"token": API_TOKEN}, timeout=30)
+    tracker.raise_for_status()
+    return tracker.json()["events"]
+
+
+def user_texts(bot: BotProcesses, sender: str) -> list[str]:
+    return [event.get("text") for event in events_of(bot, sender) if event["event"] == "user"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b"not json at all", 400),
+        (b"\xff\xfe\x00binary", 400),
+        (b"", 400),
+        (b"[1, 2, 3]", 400),
+        (b'"just a string"', 400),
+        (b'{"message": "hi"}', 400),  # no sender: Rasa's channel would write into "default"
+        (b'{"sender": 42, "message": "hi"}', 400),
+        (b'{"sender": "", "message": "hi"}', 400),
+        (b'{"sender": "has space", "message": "hi"}', 400),
+        (b'{"sender": "../../etc", "message": "hi"}', 400),
+        (json.dumps({"sender": "x" * 129, "message": "hi"}).encode(), 400),
+        (b'{"sender": "ok-sender"}', 400),
+        (b'{"sender": "ok-sender", "message": 42}', 400),
+        (b'{"sender": "ok-sender", "message": null}', 400),
+        (b'{"sender": "ok-sender", "message": "hi", "metadata": [1]}', 400),
+        (b'{"sender": "telegram-12345", "message": "hi"}', 403),
+        (b'{"sender": "SLACK-T1-U1", "message": "hi"}', 403),
+        (json.dumps({"sender": "ok-sender", "message": "x" * 70_000}).encode(), 413),
+        (b'{"sender": "ok-sender", "message": "hi", "metadata": {"a": "' + b"x" * 5000 + b'"}}', 400),
+        (b"[" * 60_000, 400),  # nesting deeper than the parser's recursion limit
+        (b"[" * 100_000, 413),
+    ],
+)
+def test_malformed_rest_requests_get_a_clear_4xx_and_change_nothing(bot, body, status):
+    response = rest(bot, body)
+    assert response.status_code == status
+    assert "error" in response.json()
+    assert user_texts(bot, "ok-sender") == []
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("", texts()["empty"]),
+        ("   \n\t ", texts()["empty"]),
+        ("\x00\x01\x02\x7f", texts()["empty"]),
+        ("x" * (MAX_MESSAGE_CHARS + 1), too_long_text()),
+    ],
+)
+def test_unreadable_or_too_long_messages_get_a_polite_reply_and_are_not_stored(bot, message, expected):
+    sender = f"odd-{uuid.uuid4().hex}"
+    response = rest(bot, {"sender": sender, "message": message})
+    assert response.status_code == 200
+    assert response.json() == [{"recipient_id": sender, "text": expected}]
+    assert user_texts(bot, sender) == []
+
+
+def test_control_characters_and_odd_encodings_are_cleaned_then_answered(bot):
+    sender = f"odd-{uuid.uuid4().hex}"
+    body = (
+        b'{"sender": "'
+        + sender.encode()
+        + b'", "message": "he\\u0000llo\\u001b \\ud800there\\u200b caf\\u0065\\u0301"}'
+    )
+    response = rest(bot, body, **{"Content-Type": "text/plain; charset=latin-1"})
+    assert response.status_code == 200
+    assert reply_text(response.json()).strip()
+    assert user_texts(bot, sender) == ["hello there\u200b caf\u00e9"]
+
+
+def test_rest_cannot_write_into_a_telegram_users_conversation(bot):
+    victim = "telegram-4242"
+    assert rest(bot, {"sender": victim, "message": "delete my data"}).status_code == 403
+    assert user_texts(bot, victim) == []
+
+
+def test_a_flood_from_one_rest_sender_gets_429_with_a_polite_reply(bot):
+    sender = f"flood-{uuid.uuid4().hex}"
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        responses = list(pool.map(lambda _: rest(bot, {"sender": sender, "message": "hi"}), range(10)))
+    statuses = collections.Counter(response.status_code for response in responses)
+    assert statuses[200] <= 5 and statuses[429] >= 5 and set(statuses) == {200, 429}
+    limited = next(response for response in responses if response.status_code == 429)
+    assert limited.json() == [{"recipient_id": sender, "text": texts()["slow_down"]}]
+    assert limited.headers["Retry-After"] == "1"
+    assert rest(bot, {"sender": f"other-{uuid.uuid4().hex}", "message": "hi"}).status_code == 200
+
+
+# --- socket.io ---------------------------------------------------------------------------------
+
+
+async def socket_session(bot: BotProcesses, requested: str | None) -> tuple[socketio.AsyncClient, str, list]:
+    client = socketio.AsyncClient()
+    received: list = []
+    confirmed: asyncio.Future = asyncio.get_running_loop().create_future()
+    client.on("session_confirm", lambda session_id: confirmed.set_result(session_id))
+    client.on("bot_uttered", lambda message: received.append(message))
+    await client.connect(bot.url, headers={"Origin": bot.url}, transports=["polling"], socketio_path="/socket.io")
+    await client.emit("session_request", {"session_id": requested})
+    return client, await asyncio.wait_for(confirmed, 10), received
+
+
+async def wait_for_messages(received: list, count: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while len(received) < count and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+
+
+async def test_socketio_session_ids_are_issued_by_the_server_not_chosen_by_the_client(bot):
+    forged = "0" * 32
+    client, session_id, _ = await socket_session(bot, forged)
+    await client.disconnect()
+    assert session_id != forged and len(session_id) == 32
+
+    again, resumed, _ = await socket_session(bot, session_id)  # an id the server issued is resumed
+    await again.disconnect()
+    assert resumed == session_id
+
+
+async def test_socketio_odd_messages_get_polite_replies_or_are_ignored(bot):
+    client, session_id, received = await socket_session(bot, None)
+    try:
+        for junk in (None, 42, "text", ["list"], {"message": 7, "session_id": session_id}):
+            await client.emit("user_uttered", junk)  # ignored
+        await client.emit("user_uttered", {"message": "hi", "session_id": "f" * 32})  # a session not requested
+        await client.emit("user_uttered", {"message": "\x00 \x07", "session_id": session_id})
+        await wait_for_messages(received, 1)
+        await client.emit("user_uttered", {"message": "y" * (MAX_MESSAGE_CHARS + 5), "session_id": session_id})
+        await wait_for_messages(received, 2)
+    finally:
+        await client.disconnect()
+    assert [message.get("text") for message in received] == [texts()["empty"], too_long_text()]
+    assert user_texts(bot, session_id) == []
+    assert user_texts(bot, "f" * 32) == []
+
+
+# --- the fuzz run ------------------------------------------------------------------------------
+
+JSON_LEAVES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.text(max_size=50),
+    st.binary(max_size=20).map(repr),
+)
+ANY_JSON = st.recursive(
+    JSON_LEAVES,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=12,
+)
+HOSTILE_TEXT = st.one_of(
+    st.text(max_size=200),
+    st.text(st.characters(codec="utf-8", categories=["Cc", "Cf", "Zs", "Zl", "Mn", "So"]), max_size=100),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "\x00",
+            "\ud800",
+            "/restart",
+            '/greet{"a": ',
+            '/report_progress{"journey_step":"x"}',
+            "' OR 1=1 --",
+            "<script>x</script>",
+            "a" * 5000,
+        ]
+    ),
+)
+SENDERS = st.one_of(st.sampled_from(FUZZ_SENDERS), st.sampled_from(FUZZ_SENDERS), JSON_LEAVES, st.text(max_size=140))
+
+
+def rest_bodies() -> st.SearchStrategy[bytes]:
+    shaped = st.fixed_dictionaries(
+        {"sender": SENDERS, "message": st.one_of(HOSTILE_TEXT, JSON_LEAVES)},
+        optional={"metadata": ANY_JSON, "input_channel": JSON_LEAVES},
+    ).map(lambda body: json.dumps(body).encode())
+    return st.one_of(shaped, shaped, ANY_JSON.map(lambda body: json.dumps(body).encode()), st.binary(max_size=300))
+
+
+def telegram_bodies() -> st.SearchStrategy[bytes]:
+    message = st.fixed_dictionaries(
+        {
+            "chat": st.one_of(
+                st.fixed_dictionaries({"id": st.sampled_from([11, 12]), "type": st.sampled_from(["private", "group"])}),
+                ANY_JSON,
+            )
+        },
+        optional={"text": st.one_of(HOSTILE_TEXT, JSON_LEAVES), "from": ANY_JSON, "photo": ANY_JSON},
+    )
+    update = st.fixed_dictionaries(
+        {"update_id": st.one_of(st.integers(), JSON_LEAVES)},
+        optional={"message": st.one_of(message, ANY_JSON), "callback_query": ANY_JSON, "edited_message": ANY_JSON},
+    ).map(lambda body: json.dumps(body).encode())
+    return st.one_of(update, update, st.binary(max_size=200))
+
+
+def slack_bodies() -> st.SearchStrategy[tuple[str, bytes]]:
+    event = st.fixed_dictionaries(
+        {
+            "type": st.sampled_from(["message", "app_mention", "reaction_added"]),
+            "user": st.one_of(st.sampled_from(["U1", "U2"]), JSON_LEAVES),
+        },
+        optional={
+            "channel": st.one_of(st.just("D1"), JSON_LEAVES),
+            "channel_type": st.just("im"),
+            "text": st.one_of(HOSTILE_TEXT, JSON_LEAVES),
+            "subtype": JSON_LEAVES,
+        },
+    )
+    envelope = st.fixed_dictionaries(
+        {"type": st.sampled_from(["event_callback", "url_verification", "block_actions", "other"])},
+        optional={
+            "event": st.one_of(event, ANY_JSON),
+            "event_id": st.text(max_size=12),
+            "team_id": JSON_LEAVES,
+            "challenge": JSON_LEAVES,
+            "actions": ANY_JSON,
+        },
+    ).map(lambda body: json.dumps(body).encode())
+    json_body = st.tuples(
+        st.sampled_from(["application/json", "application/json; charset=utf-8", "text/plain"]), envelope
+    )
+    form_body = st.tuples(st.just("application/x-www-form-urlencoded"), st.binary(max_size=200))
+    return st.one_of(json_body, json_body, form_body)
+
+
+FUZZ = settings(max_examples=1000, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+
+
+class Fuzz:
+    """Posts every generated input and counts the answers by status."""
+
+    def __init__(self, bot: BotProcesses) -> None:
+        self.bot = bot
+        self.session = requests.Session()
+        self.statuses: collections.Counter = collections.Counter()
+
+    def post(self, path: str, body: bytes, headers: dict[str, str]) -> None:
+        response = self.session.post(f"{self.bot.url}{path}", data=body, headers=headers, timeout=60)
+        self.statuses[response.status_code] += 1
+        assert response.status_code < 500, (path, body[:200], response.status_code, response.text[:200])
+
+
+def test_fuzzing_every_webhook_gives_no_5xx_and_leaves_a_bystander_untouched(bot):
+    bystander = f"bystander-{uuid.uuid4().hex}"
+    bot.say(bystander, "I doubt my diagnosis")
+    bot.say(bystander, '/report_progress{"journey_step":"ask_doctor"}')
+    before = events_of(bot, bystander)
+    fuzz = Fuzz(bot)
+    started = time.monotonic()
+
+    @FUZZ
+    @given(body=rest_bodies())
+    def fuzz_rest(body: bytes) -> None:
+        fuzz.post("/webhooks/rest/webhook", body, {"Content-Type": "application/json"})
+
+    @FUZZ
+    @given(body=telegram_bodies(), secret=st.sampled_from([TELEGRAM_SECRET, TELEGRAM_SECRET, "wrong", ""]))
+    def fuzz_telegram(body: bytes, secret: str) -> None:
+        fuzz.post("/webhooks/telegram/webhook", body, {SECRET_HEADER: secret, "Content-Type": "application/json"})
+
+    @FUZZ
+    @given(typed_body=slack_bodies(), forged=st.sampled_from([False, False, False, True]))
+    def fuzz_slack(typed_body: tuple[str, bytes], forged: bool) -> None:
+        content_type, body = typed_body
+        stamp = str(int(time.time()))
+        sent = signature("forged" if forged else SLACK_SECRET, stamp, body)
+        headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": sent}
+        fuzz.post("/webhooks/slack/webhook", body, headers)
+
+    fuzz_rest()
+    fuzz_telegram()
+    fuzz_slack()
+    seconds = time.monotonic() - started
+    total = sum(fuzz.statuses.values())
+    print(f"fuzz: {total} requests in {seconds:.0f} s, statuses {dict(sorted(fuzz.statuses.items()))}")
+    assert total >= 2500
+    assert not any(status >= 500 for status in fuzz.statuses)
+
+    assert requests.get(f"{bot.url}/status", params={"token": API_TOKEN}, timeout=10).ok
+    assert events_of(bot, bystander) == before
+    assert "Step 2 of 5" in reply_text(bot.say(bystander, "what's next?"))

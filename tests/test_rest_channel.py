@@ -1,0 +1,121 @@
+"""The REST channel's checks in-process (no server): what reaches Rasa, under which sender id, and what
+the client gets back; then many generated bodies with hypothesis (the end-to-end fuzz run is in
+tests/test_hostile_input.py)."""
+
+import json
+from types import SimpleNamespace
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rasa.core.channels.channel import UserMessage
+
+from channels.guard import MAX_MESSAGE_CHARS, texts
+from channels.rest import RestInput
+
+
+class Rasa:
+    """Stands in for Rasa's message handling: records each message and answers it."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.messages: list[UserMessage] = []
+        self.fail = fail
+
+    async def __call__(self, message: UserMessage) -> None:
+        self.messages.append(message)
+        if self.fail:
+            raise ConnectionError("the tracker store is down")
+        await message.output_channel.send_text_message(message.sender_id, f"echo {message.text}")
+
+
+async def post(channel: RestInput, rasa: Rasa, body: bytes | dict) -> tuple[int, object]:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    response = await channel.receive(SimpleNamespace(body=raw), rasa)
+    return response.status, json.loads(response.body)
+
+
+async def test_a_good_message_reaches_rasa_as_sent_under_its_sender():
+    rasa = Rasa()
+    status, replies = await post(
+        RestInput(), rasa, {"sender": "alice", "message": " hi ", "metadata": {"locale": "en-GB"}}
+    )
+    assert status == 200 and replies == [{"recipient_id": "alice", "text": "echo hi"}]
+    (message,) = rasa.messages
+    assert (message.sender_id, message.text, message.input_channel) == ("alice", "hi", "rest")
+    assert message.metadata == {"locale": "en-GB"}
+
+
+async def test_the_client_cannot_choose_the_input_channel():
+    rasa = Rasa()
+    await post(RestInput(), rasa, {"sender": "alice", "message": "hi", "input_channel": "telegram"})
+    assert rasa.messages[0].input_channel == "rest"
+
+
+async def test_a_failed_turn_answers_honestly_with_200():
+    status, replies = await post(RestInput(), Rasa(fail=True), {"sender": "alice", "message": "hi"})
+    assert status == 200 and replies == [{"recipient_id": "alice", "text": texts()["turn_failed"]}]
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b"{", 400),
+        ({"message": "hi"}, 400),
+        ({"sender": None, "message": "hi"}, 400),
+        ({"sender": "a b", "message": "hi"}, 400),
+        ({"sender": "telegram-1", "message": "hi"}, 403),
+        ({"sender": "alice", "message": ["hi"]}, 400),
+        ({"sender": "alice", "message": "hi", "metadata": "x"}, 400),
+        (b"x" * (64 * 1024 + 1), 413),
+    ],
+)
+async def test_malformed_requests_never_reach_rasa(body, status):
+    rasa = Rasa()
+    assert (await post(RestInput(), rasa, body))[0] == status
+    assert rasa.messages == []
+
+
+async def test_empty_and_too_long_messages_are_answered_without_a_turn():
+    rasa = Rasa()
+    assert (await post(RestInput(), rasa, {"sender": "alice", "message": "\x00 "}))[1][0]["text"] == texts()["empty"]
+    too_long = {"sender": "alice", "message": "x" * (MAX_MESSAGE_CHARS + 1)}
+    assert "too long" in (await post(RestInput(), rasa, too_long))[1][0]["text"]
+    assert rasa.messages == []
+
+
+async def test_the_rate_limit_refuses_a_flood_from_one_sender_only(monkeypatch):
+    monkeypatch.setenv("SECONDLOOK_RATE_BURST", "3")
+    monkeypatch.setenv("SECONDLOOK_RATE_PER_SECOND", "0.001")
+    channel, rasa = RestInput(), Rasa()
+    statuses = [(await post(channel, rasa, {"sender": "flood", "message": "hi"}))[0] for _ in range(5)]
+    assert statuses == [200, 200, 200, 429, 429]
+    assert (await post(channel, rasa, {"sender": "calm", "message": "hi"}))[0] == 200
+    assert len(rasa.messages) == 4
+
+
+ANY_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=10,
+)
+BODIES = st.one_of(
+    st.binary(max_size=200),
+    ANY_JSON.map(lambda value: json.dumps(value).encode()),
+    st.fixed_dictionaries(
+        {"sender": ANY_JSON | st.text(max_size=140), "message": ANY_JSON | st.text()},
+        optional={"metadata": ANY_JSON},
+    ).map(lambda value: json.dumps(value).encode()),
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(body=BODIES)
+async def test_no_generated_body_crashes_the_channel_or_reaches_rasa_unchecked(body):
+    rasa = Rasa()
+    status, _ = await post(RestInput(), rasa, body)
+    assert status in (200, 400, 403, 413, 429)
+    for message in rasa.messages:
+        assert status == 200
+        assert isinstance(message.text, str) and 0 < len(message.text) <= MAX_MESSAGE_CHARS
+        assert not message.sender_id.lower().startswith(("telegram-", "slack-"))
+        message.text.encode("utf-8")  # storable: no lone surrogates left

@@ -1,0 +1,160 @@
+"""What is exposed, checked on the real servers: the HTTP API only with the token (which no command line
+shows), nothing of it reachable from the chat page, the action server on loopback only, and a flood
+from one sender that does not slow anyone else down."""
+
+import json
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.servers import API_TOKEN, BotProcesses
+
+WEBCHAT_CREDENTIALS = "channels.rest.RestInput:\nchannels.webchat.WebChatInput:\n  session_persistence: true\n"
+FLOOD_PER_SECOND = 50
+
+
+@pytest.fixture(scope="module")
+def bot(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("security")
+    credentials = workdir / "credentials.yml"
+    credentials.write_text(WEBCHAT_CREDENTIALS)
+    processes = BotProcesses(workdir, credentials=credentials)
+    try:
+        yield processes.start()
+    finally:
+        processes.stop()
+
+
+def process_group(pid: int) -> list[int]:
+    """The pids of every process in the group `pid` leads (the server and any child it started)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pid:  # field 5 of stat: the process group
+            members.append(int(stat.parent.name))
+    return members
+
+
+def test_the_api_token_is_on_no_command_line(bot):
+    pids = process_group(bot.rasa_server.pid) + process_group(bot.action_server.pid)
+    assert bot.rasa_server.pid in pids
+    for pid in pids:
+        command_line = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        assert API_TOKEN not in command_line
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/conversations/someone/tracker"),
+        ("POST", "/conversations/someone/messages"),
+        ("POST", "/conversations/someone/tracker/events"),
+        ("PUT", "/conversations/someone/tracker/events"),
+        ("POST", "/conversations/someone/trigger_intent"),
+        ("GET", "/conversations/someone/story"),
+        ("POST", "/model/parse"),
+        ("PUT", "/model"),
+        ("DELETE", "/model"),
+        ("GET", "/domain"),
+        ("GET", "/status"),
+    ],
+)
+def test_the_http_api_refuses_everything_without_the_token(bot, method, path):
+    response = requests.request(method, f"{bot.url}{path}", json={}, timeout=10)
+    assert response.status_code == 401
+    wrong = requests.request(method, f"{bot.url}{path}", params={"token": "guess"}, json={}, timeout=10)
+    assert wrong.status_code == 401
+
+
+def test_the_chat_page_cannot_use_the_http_api(bot):
+    """The page is served from the same origin as the API: it holds no token, so a script in it (or one
+    injected into it) gets 401; another site's script can't even read the answers (no CORS)."""
+    page = requests.get(f"{bot.url}/chat/", timeout=10)
+    assert page.status_code == 200 and API_TOKEN not in page.text
+    assert "connect-src 'self'" in page.headers["Content-Security-Policy"]
+    same_origin = {"Origin": bot.url, "Referer": f"{bot.url}/chat/"}
+    tracker = requests.get(f"{bot.url}/conversations/someone/tracker", headers=same_origin, timeout=10)
+    assert tracker.status_code == 401
+    other_site = {"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"}
+    preflight = requests.options(f"{bot.url}/conversations/someone/tracker", headers=other_site, timeout=10)
+    assert "Access-Control-Allow-Origin" not in preflight.headers
+    assert requests.get(f"{bot.url}/socket.io/conversations/someone/tracker", timeout=10).status_code != 200
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses a TCP port listens on, from /proc/net/tcp and tcp6 (hex, as the kernel writes)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.rsplit(":", 1)
+            if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                found.add(address)
+    return found
+
+
+def test_the_action_server_and_the_rasa_server_listen_on_loopback_only(bot):
+    loopback = {"0100007F", "00000000000000000000000001000000"}
+    assert listening_addresses(bot.action_port) and listening_addresses(bot.action_port) <= loopback
+    assert listening_addresses(bot.rasa_port) and listening_addresses(bot.rasa_port) <= loopback
+
+
+def latencies(bot: BotProcesses, sender: str, count: int) -> list[float]:
+    session = requests.Session()
+    measured = []
+    for _ in range(count):
+        started = time.perf_counter()
+        response = session.post(
+            f"{bot.url}/webhooks/rest/webhook", json={"sender": sender, "message": "what can you do?"}, timeout=30
+        )
+        measured.append(time.perf_counter() - started)
+        assert response.status_code == 200 and response.json()
+        time.sleep(0.8)  # a person, not a script: within the rate limit of a message a second
+    return measured
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[-1]
+
+
+def test_a_flood_from_one_sender_does_not_raise_another_users_p95_latency_more_than_2x(bot):
+    victim, flooder = f"victim-{uuid.uuid4().hex}", f"flooder-{uuid.uuid4().hex}"
+    latencies(bot, victim, 3)  # the session start and first turn are not what is measured
+    before = latencies(bot, victim, 25)
+
+    flooder_process = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("flooder.py")), f"{bot.url}/webhooks/rest/webhook", flooder,
+         str(FLOOD_PER_SECOND)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    flood_started = time.perf_counter()
+    try:
+        time.sleep(3.0)  # past the flooder's burst allowance (meant for a person's quick presses)
+        during = latencies(bot, victim, 25)
+    finally:
+        flooder_process.send_signal(signal.SIGTERM)
+        output, _ = flooder_process.communicate(timeout=60)
+    flood_seconds = time.perf_counter() - flood_started
+    statuses = {int(status): count for status, count in json.loads(output).items()}
+    after = latencies(bot, victim, 25)
+
+    baseline = p95(before + after)
+    ratio = p95(during) / baseline
+    sent = sum(statuses.values())
+    print(
+        f"flood: {sent / flood_seconds:.0f} req/s from one sender for {flood_seconds:.0f} s, answers {statuses};"
+        f" other user's p95 {baseline * 1000:.0f} ms without, {p95(during) * 1000:.0f} ms during: {ratio:.2f}x"
+    )
+    assert sent / flood_seconds >= 0.8 * FLOOD_PER_SECOND
+    assert statuses.get(200, 0) <= 25  # the burst allowance, then nothing: no turn for the flood
+    assert ratio <= 2.0
