@@ -47,6 +47,9 @@ def nginx_config(workdir: Path, port: int, action_port: int, replicas: list[str]
   }}
   server {{
     listen 127.0.0.1:{action_port};
+    # The action server gets the whole tracker with every call.
+    client_max_body_size 16m;
+    client_body_buffer_size 16m;
     location / {{
       proxy_pass http://actions;
       proxy_http_version 1.1;
@@ -66,7 +69,11 @@ http {{
   fastcgi_temp_path {workdir}/nginx-fastcgi;
   uwsgi_temp_path {workdir}/nginx-uwsgi;
   scgi_temp_path {workdir}/nginx-scgi;
+  # Bodies and replies stay in memory: nginx runs unprivileged workers that may not write the temp folder.
   client_max_body_size 1m;
+  client_body_buffer_size 1m;
+  proxy_buffers 64 16k;
+  proxy_max_temp_file_size 0;
   map $http_upgrade $connection_upgrade {{ default upgrade; '' ''; }}
 
   upstream rasa {{
