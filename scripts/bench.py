@@ -292,14 +292,16 @@ def plot(results: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(7, 4.5))
-    for result in results:
+    for index, result in enumerate(results):
         users = [entry["users"] for entry in result["levels"]]
-        axes.plot(users, [entry["p50"] for entry in result["levels"]], marker="o", label=f"{result['label']} p50")
+        color = f"C{index}"
+        axes.plot(users, [e["p50"] for e in result["levels"]], marker="o", color=color, label=f"{result['label']} p50")
         axes.plot(
             users,
-            [entry["p99"] for entry in result["levels"]],
+            [e["p99"] for e in result["levels"]],
             marker="x",
             linestyle="--",
+            color=color,
             label=f"{result['label']} p99",
         )
     axes.set_xscale("log", base=2)
