@@ -211,6 +211,8 @@ def test_the_stock_redis_lock_store_loses_turns(clusters):
         if status == 200 and not any(e["event"] == "user" and e.get("text") == message for e in events[sender])
     ]
     broken = [sender for sender in turns if problems_of(events[sender])]
+    missing, total = len(answered_but_missing), len(turns)
+    print(f"stock RedisLockStore: {missing} answered turns missing, {len(broken)} of {total} conversations broken")
     assert answered_but_missing, f"no answered turn went missing; conversations with problems: {len(broken)}"
 
 
