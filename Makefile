@@ -37,7 +37,7 @@ TOOLS_STAMP := $(TOOLS_VENV)/.installed-pip-audit-$(PIP_AUDIT_VERSION)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: run test train install bench lock lint validate pytest conversation-tests nlu-gate rehearsal-gate purge clean chromium audit
+.PHONY: run test train install bench cluster lock lint validate pytest conversation-tests nlu-gate rehearsal-gate purge clean chromium nginx audit
 
 install: $(VENV_STAMP) $(SPACY_STAMP) $(WEB_STAMP)
 
@@ -72,6 +72,11 @@ audit: $(TOOLS_STAMP)
 	$(TOOLS_VENV)/bin/pip-audit --requirement requirements.lock --require-hashes --disable-pip --strict \
 		--progress-spinner off
 
+# The load balancer of the scale-out tests, `make cluster` and `make bench`: Debian's nginx, never run
+# as a system service (each run starts its own with a generated configuration in a temporary folder).
+nginx:
+	@test -x /usr/sbin/nginx || { apt-get update -qq && apt-get install -y -qq nginx; }
+
 train: $(MODEL)
 
 $(MODEL): $(VENV_STAMP) $(SPACY_STAMP) $(TRAINING_INPUTS)
@@ -88,7 +93,7 @@ validate: install
 lint: install
 	$(BIN)/ruff check .
 
-pytest: $(MODEL) $(WEB_STAMP) chromium $(TOOLS_STAMP)
+pytest: $(MODEL) $(WEB_STAMP) chromium nginx $(TOOLS_STAMP)
 	SECONDLOOK_MODEL=$(MODEL) $(BIN)/pytest
 
 conversation-tests: $(MODEL)
@@ -102,8 +107,18 @@ rehearsal-gate: install
 
 test: validate lint $(MODEL) pytest conversation-tests nlu-gate rehearsal-gate
 
-bench: $(MODEL)
+# Vanilla `rasa init` vs SecondLook (1 and 2 replicas behind nginx, PostgreSQL + Redis): table + plot.
+bench: $(MODEL) $(WEB_STAMP) nginx
 	SECONDLOOK_MODEL=$(MODEL) $(BIN)/python scripts/bench.py
+
+# The production topology as plain processes (REPLICAS Rasa servers, ACTION_SERVERS action servers,
+# nginx on CLUSTER_PORT) on the PostgreSQL and Redis named by DB_* and REDIS_* (local ones by default).
+REPLICAS ?= 2
+ACTION_SERVERS ?= 1
+CLUSTER_PORT ?= 8080
+cluster: $(MODEL) $(WEB_STAMP) nginx
+	SECONDLOOK_MODEL=$(MODEL) $(BIN)/python scripts/run_cluster.py --replicas $(REPLICAS) \
+	  --action-servers $(ACTION_SERVERS) --port $(CLUSTER_PORT)
 
 # Retention: delete conversations and progress idle longer than RETENTION_DAYS (cron-safe).
 RETENTION_DAYS ?= 180

@@ -1,32 +1,74 @@
-"""Benchmark: REST turn latency and throughput of one Rasa server + action server, and their memory.
+"""Benchmark: the bot as production runs it (Rasa replicas behind nginx, PostgreSQL tracker store and
+progress database, Redis lock store, action server), against a vanilla `rasa init` bot in the same venv
+on the same stores, measured in one run. Run through `make bench`.
 
-Starts both on free ports with throw-away databases (tests/servers.py), warms up, then measures
-sequential latency (p50/p95/p99) and throughput with concurrent users. Prints a table.
-Run through `make bench`.
+Three set-ups: vanilla `rasa init` (1 replica), SecondLook with 1 replica, SecondLook with 2 replicas.
+For each: cold start to ready; per-turn latency p50/p95/p99 for one user; throughput and latency at 16
+and 64 concurrent users, each user holding a realistic conversation (fresh sender, first turn starts
+the session); resident memory. Prints a table with the ratios, writes results/bench.json and the plot
+results/bench-latency.png (latency vs concurrency).
 """
 
+import argparse
+import asyncio
+import hashlib
+import json
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import aiohttp
+import rasa
+import yaml
+from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.servers import BotProcesses  # noqa: E402
+from scripts.run_cluster import Cluster, production_environment  # noqa: E402
+from tests.servers import PROJECT_ROOT, VENV_BIN  # noqa: E402
 
-MESSAGES = [
-    "i doubt my diagnosis",
-    "how do i find a specialist outside my network",
-    "where am i",
+POSTGRES_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+RESULTS = PROJECT_ROOT / "results"
+VANILLA_CACHE = PROJECT_ROOT / "build" / "vanilla"
+
+# What people say, in order, in one conversation with each bot.
+SECONDLOOK_CONVERSATION = [
+    "hi",
+    "I'm not sure my diagnosis is right",
+    "how do I bring it up without offending my doctor?",
+    "ok, I asked my doctor about it today",
     "what's next",
-    "my doctor got defensive",
+    "how do I find a specialist outside my network?",
+    "can they get my scans?",
+    "where am I?",
+    "my doctor got defensive when I mentioned it",
+    "thanks, bye",
 ]
-SEQUENTIAL_TURNS = 200
-CONCURRENT_USERS = 8
-TURNS_PER_USER = 25
+VANILLA_CONVERSATION = [
+    "hi",
+    "I am feeling very sad",
+    "yes",
+    "not really",
+    "are you a bot?",
+    "I am great now",
+    "hello again",
+    "super happy",
+    "thanks",
+    "bye",
+]
+SEQUENTIAL_CONVERSATIONS = 8
+CONCURRENCY = (16, 64)
+CONVERSATIONS_PER_USER = {16: 2, 64: 1}
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def rss_mb(pid: int) -> float:
@@ -42,56 +84,254 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
-def timed_turn(bot: BotProcesses, sender: str, text: str) -> float:
-    start = time.perf_counter()
-    bot.say(sender, text)
-    return (time.perf_counter() - start) * 1000
+def progress(message: str) -> None:
+    print(f"\r\033[K{message}", end="", file=sys.stderr, flush=True)
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+# --- the vanilla baseline ------------------------------------------------------------------------------
+
+
+def vanilla_model() -> Path:
+    """The model of `rasa init --no-prompt`, trained once and kept under build/ by a hash of the template."""
+    template = Path(rasa.__file__).parent / "cli" / "initial_project"
+    digest = hashlib.sha256(rasa.__version__.encode())
+    for path in sorted(template.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(template)).encode() + path.read_bytes())
+    cached = VANILLA_CACHE / f"rasa-init-{digest.hexdigest()[:12]}.tar.gz"
+    if cached.exists():
+        return cached
+    progress("training the vanilla `rasa init` bot (once; cached under build/vanilla) ...")
+    with tempfile.TemporaryDirectory(prefix="rasa-init-") as tmp:
+        subprocess.run(
+            [str(VENV_BIN / "rasa"), "init", "--no-prompt", "--init-dir", tmp],
+            cwd=tmp,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        trained = sorted(Path(tmp, "models").glob("*.tar.gz"))[-1]
+        shutil.rmtree(VANILLA_CACHE, ignore_errors=True)
+        VANILLA_CACHE.mkdir(parents=True)
+        shutil.copy(trained, cached)
+    return cached
+
+
+def vanilla_files(workdir: Path) -> tuple[Path, Path]:
+    """Rasa's own SQL tracker store and Redis lock store on the same PostgreSQL and Redis; REST only."""
+    endpoints = {
+        "tracker_store": {
+            "type": "SQL",
+            "dialect": "postgresql",
+            "url": "${DB_HOST}",
+            "port": "${DB_PORT}",
+            "db": "${DB_NAME}",
+            "username": "${DB_USER}",
+            "password": "${DB_PASSWORD}",
+        },
+        "lock_store": {"type": "redis", "url": "${REDIS_HOST}", "port": "${REDIS_PORT}", "key_prefix": "benchvanilla"},
+    }
+    (workdir / "endpoints.yml").write_text(yaml.safe_dump(endpoints))
+    (workdir / "credentials.yml").write_text("rest:\n")
+    return workdir / "endpoints.yml", workdir / "credentials.yml"
+
+
+# --- load -------------------------------------------------------------------------------------------------
+
+
+async def converse(session: aiohttp.ClientSession, url: str, script: list[str], latencies: list[float]) -> None:
+    sender = f"bench-{uuid.uuid4().hex}"
+    for message in script:
+        started = time.perf_counter()
+        async with session.post(f"{url}/webhooks/rest/webhook", json={"sender": sender, "message": message}) as reply:
+            reply.raise_for_status()
+            await reply.read()
+        latencies.append((time.perf_counter() - started) * 1000)
+
+
+async def load(url: str, script: list[str], users: int, conversations_each: int, label: str) -> dict:
+    latencies: list[float] = []
+    total = users * conversations_each * len(script)
+
+    async def user() -> None:
+        for _ in range(conversations_each):
+            await converse(session, url, script, latencies)
+
+    async def report() -> None:
+        while True:
+            progress(f"{label}: {users} user(s), {len(latencies)}/{total} turns")
+            await asyncio.sleep(0.5)
+
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=300)) as session:
+        reporter = asyncio.create_task(report())
+        started = time.perf_counter()
+        await asyncio.gather(*(user() for _ in range(users)))
+        elapsed = time.perf_counter() - started
+        reporter.cancel()
+    return {
+        "users": users,
+        "turns": len(latencies),
+        "throughput": len(latencies) / elapsed,
+        "p50": statistics.median(latencies),
+        "p95": percentile(latencies, 0.95),
+        "p99": percentile(latencies, 0.99),
+    }
+
+
+# --- one set-up ----------------------------------------------------------------------------------------------
+
+
+def fresh_database() -> str:
+    name = f"secondlook_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, future=True, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    return name
+
+
+def drop_database(name: str) -> None:
+    admin = create_engine(POSTGRES_ADMIN_URL, future=True, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+def measure(label: str, replicas: int, vanilla: bool) -> dict:
+    database = fresh_database()
+    try:
+        with tempfile.TemporaryDirectory(prefix="secondlook-bench-") as tmp:
+            workdir = Path(tmp)
+            if vanilla:
+                endpoints, credentials = vanilla_files(workdir)
+                cluster = Cluster(
+                    workdir,
+                    production_environment(database),
+                    replicas=replicas,
+                    action_servers=0,
+                    endpoints=endpoints,
+                    model=vanilla_model(),
+                    credentials=credentials,
+                )
+            else:
+                cluster = Cluster(workdir, production_environment(database), replicas=replicas, action_servers=replicas)
+            script = VANILLA_CONVERSATION if vanilla else SECONDLOOK_CONVERSATION
+            progress(f"{label}: starting ...")
+            started = time.perf_counter()
+            cluster.start()
+            try:
+                cold_start = time.perf_counter() - started
+                asyncio.run(load(cluster.url, script, 2, 1, f"{label} warm-up"))
+                levels = [asyncio.run(load(cluster.url, script, 1, SEQUENTIAL_CONVERSATIONS, label))]
+                for users in CONCURRENCY:
+                    levels.append(asyncio.run(load(cluster.url, script, users, CONVERSATIONS_PER_USER[users], label)))
+                rasa_rss = max(rss_mb(process.pid) for process in cluster.replicas)
+                actions_rss = sum(rss_mb(process.pid) for process in cluster.action_servers)
+            finally:
+                cluster.stop()
+    finally:
+        drop_database(database)
+    progress(f"{label}: done\n")
+    return {
+        "label": label,
+        "cold_start": cold_start,
+        "levels": levels,
+        "rasa_rss": rasa_rss,
+        "actions_rss": actions_rss,
+    }
+
+
+# --- report ------------------------------------------------------------------------------------------------
+
+
+def table(results: list[dict]) -> str:
+    def level(result: dict, users: int) -> dict:
+        return next(entry for entry in result["levels"] if entry["users"] == users)
+
+    rows = [("servers ready (cold start)", [f"{r['cold_start']:.0f} s" for r in results])]
+    for key in ("p50", "p95", "p99"):
+        rows.append((f"turn {key}, 1 user", [f"{level(r, 1)[key]:.0f} ms" for r in results]))
+    for users in CONCURRENCY:
+        rows.append((f"throughput, {users} users", [f"{level(r, users)['throughput']:.1f} turns/s" for r in results]))
+        rows.append(
+            (
+                f"turn p50 / p99, {users} users",
+                [f"{level(r, users)['p50']:.0f} / {level(r, users)['p99']:.0f} ms" for r in results],
+            )
+        )
+    rows.append(("Rasa server RSS (per replica)", [f"{r['rasa_rss']:.0f} MB" for r in results]))
+    rows.append(
+        ("action server(s) RSS, total", [f"{r['actions_rss']:.0f} MB" if r["actions_rss"] else "-" for r in results])
+    )
+    header = ["measure", *(r["label"] for r in results)]
+    widths = [max(len(str(row[0])) for row in [*rows, (header[0],)])]
+    widths += [max(len(header[i + 1]), *(len(row[1][i]) for row in rows)) for i in range(len(results))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(header, widths, strict=True))]
+    for name, cells in rows:
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip([name, *cells], widths, strict=True)))
+    return "\n".join(lines)
+
+
+def ratios(vanilla: dict, one: dict, two: dict) -> list[str]:
+    def level(result: dict, users: int) -> dict:
+        return next(entry for entry in result["levels"] if entry["users"] == users)
+
+    lines = [f"p50 per turn, SecondLook / vanilla (1 user): {level(one, 1)['p50'] / level(vanilla, 1)['p50']:.2f}x"]
+    for users in CONCURRENCY:
+        gain = level(two, users)["throughput"] / level(one, users)["throughput"]
+        lines.append(f"throughput, 2 replicas / 1 replica ({users} users): {gain:.2f}x")
+    lines.append(f"largest Rasa server RSS: {max(r['rasa_rss'] for r in (vanilla, one, two)):.0f} MB")
+    return lines
+
+
+def plot(results: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for index, result in enumerate(results):
+        users = [entry["users"] for entry in result["levels"]]
+        color = f"C{index}"
+        axes.plot(users, [e["p50"] for e in result["levels"]], marker="o", color=color, label=f"{result['label']} p50")
+        axes.plot(
+            users,
+            [e["p99"] for e in result["levels"]],
+            marker="x",
+            linestyle="--",
+            color=color,
+            label=f"{result['label']} p99",
+        )
+    axes.set_xscale("log", base=2)
+    axes.set_yscale("log")
+    axes.set_xticks([1, *CONCURRENCY], labels=[str(n) for n in (1, *CONCURRENCY)])
+    axes.set_xlabel("concurrent users")
+    axes.set_ylabel("latency per turn (ms)")
+    axes.set_title("REST turn latency vs concurrency (behind nginx, PostgreSQL + Redis)")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        bot = BotProcesses(Path(tmp))
-        started = time.perf_counter()
-        bot.start()
-        startup_s = time.perf_counter() - started
-        try:
-            for text in MESSAGES:
-                bot.say("warm-up", text)
-            sender = f"bench-{uuid.uuid4().hex}"
-            latencies = [timed_turn(bot, sender, MESSAGES[i % len(MESSAGES)]) for i in range(SEQUENTIAL_TURNS)]
-
-            def one_user(_: int) -> int:
-                user = f"bench-{uuid.uuid4().hex}"
-                for i in range(TURNS_PER_USER):
-                    bot.say(user, MESSAGES[i % len(MESSAGES)])
-                return TURNS_PER_USER
-
-            started = time.perf_counter()
-            with ThreadPoolExecutor(CONCURRENT_USERS) as pool:
-                turns = sum(pool.map(one_user, range(CONCURRENT_USERS)))
-            throughput = turns / (time.perf_counter() - started)
-            rasa_mb, actions_mb = rss_mb(bot.rasa_server.pid), rss_mb(bot.action_server.pid)
-        finally:
-            bot.stop()
-
-    rows = [
-        ("servers ready (cold start)", f"{startup_s:.1f} s"),
-        (f"REST turn p50 ({SEQUENTIAL_TURNS} sequential)", f"{statistics.median(latencies):.1f} ms"),
-        ("REST turn p95", f"{percentile(latencies, 0.95):.1f} ms"),
-        ("REST turn p99", f"{percentile(latencies, 0.99):.1f} ms"),
-        (f"throughput ({CONCURRENT_USERS} concurrent users)", f"{throughput:.1f} turns/s"),
-        ("Rasa server RSS", f"{rasa_mb:.0f} MB"),
-        ("action server RSS", f"{actions_mb:.0f} MB"),
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.parse_args()
+    RESULTS.mkdir(exist_ok=True)
+    vanilla_model()
+    results = [
+        measure("vanilla rasa init", 1, vanilla=True),
+        measure("SecondLook x1", 1, vanilla=False),
+        measure("SecondLook x2", 2, vanilla=False),
     ]
-    width = max(len(name) for name, _ in rows)
-    print(f"{'measure':{width}}  value")
-    for name, value in rows:
-        print(f"{name:{width}}  {value}")
+    (RESULTS / "bench.json").write_text(json.dumps(results, indent=2))
+    plot(results, RESULTS / "bench-latency.png")
+    print(table(results))
+    print()
+    print("\n".join(ratios(*results)))
+    print(f"\nplot: {RESULTS / 'bench-latency.png'}; figures: {RESULTS / 'bench.json'}")
 
 
 if __name__ == "__main__":

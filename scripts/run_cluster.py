@@ -1,0 +1,290 @@
+"""The production topology as plain processes: N Rasa replicas and M action servers behind nginx, on the
+PostgreSQL and Redis given in the environment. The same shape as docker-compose.yml, for a machine
+without containers; the scale-out tests and `make bench` start it too.
+
+    make cluster                                   # 2 replicas, 1 action server, nginx on :8080
+    .venv/bin/python scripts/run_cluster.py --replicas 3 --action-servers 2 --port 8080
+
+Environment: DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD (PostgreSQL: the tracker store and the
+progress database; the database is created if missing), REDIS_HOST, REDIS_PORT, SECONDLOOK_API_TOKEN.
+"""
+
+import argparse
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import requests  # noqa: E402
+
+from tests.servers import API_TOKEN, PROJECT_ROOT, VENV_BIN, free_port, trained_model, wait_until  # noqa: E402
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+PRODUCTION_ENDPOINTS = PROJECT_ROOT / "deploy" / "endpoints.production.yml"
+
+
+def nginx_config(workdir: Path, port: int, action_port: int, replicas: list[str], action_servers: list[str]) -> str:
+    """nginx in front of the Rasa replicas (`port`) and of the action servers (`action_port`).
+
+    REST and the HTTP API go to the least busy replica: any replica can serve any conversation, the
+    lock store keeps one conversation's turns in order. socket.io is sticky by client address, because
+    its long-polling handshake keeps state in the replica that answered it.
+    """
+    rasa = "\n".join(f"    server {address} max_fails=0;" for address in replicas)
+    actions = "\n".join(f"    server {address} max_fails=0;" for address in action_servers)
+    action_proxy = f"""
+  upstream actions {{
+    least_conn;
+{actions}
+    keepalive 64;
+  }}
+  server {{
+    listen 127.0.0.1:{action_port};
+    # The action server gets the whole tracker with every call.
+    client_max_body_size 16m;
+    client_body_buffer_size 16m;
+    location / {{
+      proxy_pass http://actions;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_read_timeout 120s;
+    }}
+  }}
+"""
+    return f"""
+worker_processes 1;
+error_log {workdir}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {workdir}/nginx-body;
+  proxy_temp_path {workdir}/nginx-proxy;
+  fastcgi_temp_path {workdir}/nginx-fastcgi;
+  uwsgi_temp_path {workdir}/nginx-uwsgi;
+  scgi_temp_path {workdir}/nginx-scgi;
+  # Bodies and replies stay in memory: nginx runs unprivileged workers that may not write the temp folder.
+  client_max_body_size 1m;
+  client_body_buffer_size 1m;
+  proxy_buffers 64 16k;
+  proxy_max_temp_file_size 0;
+  map $http_upgrade $connection_upgrade {{ default upgrade; '' ''; }}
+
+  upstream rasa {{
+    least_conn;
+{rasa}
+    keepalive 64;
+  }}
+  upstream rasa_sticky {{
+    hash $remote_addr consistent;
+{rasa}
+  }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://rasa;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_read_timeout 120s;
+    }}
+    location /socket.io/ {{
+      proxy_pass http://rasa_sticky;
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection $connection_upgrade;
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_read_timeout 120s;
+    }}
+  }}
+{action_proxy if action_servers else ""}
+}}
+"""
+
+
+def production_environment(database: str, host: str = "127.0.0.1") -> dict[str, str]:
+    """The variables deploy/endpoints.production.yml and the action server read, for a local database."""
+    return {
+        "DB_HOST": host,
+        "DB_PORT": "5432",
+        "DB_NAME": database,
+        "DB_USER": "postgres",
+        "DB_PASSWORD": "",
+        "REDIS_HOST": host,
+        "REDIS_PORT": "6379",
+        "DATABASE_URL": f"postgresql+psycopg2://postgres@{host}:5432/{database}",
+    }
+
+
+class Cluster:
+    """Action servers, Rasa replicas and nginx as child processes, all logging into `workdir`."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        env: dict[str, str],
+        replicas: int = 2,
+        action_servers: int = 1,
+        endpoints: Path = PRODUCTION_ENDPOINTS,
+        port: int | None = None,
+        api_token: str = API_TOKEN,
+        model: Path | None = None,
+        credentials: Path = PROJECT_ROOT / "credentials.yml",
+    ):
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.action_port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.replica_ports = [free_port() for _ in range(replicas)]
+        self.replica_urls = [f"http://127.0.0.1:{p}" for p in self.replica_ports]
+        self.action_ports = [free_port() for _ in range(action_servers)]
+        self.endpoints = endpoints
+        self.api_token = api_token
+        self.model = model
+        self.credentials = credentials
+        self.env = {
+            **os.environ,
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            **env,
+            "ACTION_SERVER_URL": f"http://127.0.0.1:{self.action_port}/webhook",
+        }
+        self.processes: list[subprocess.Popen] = []
+        self.replicas: list[subprocess.Popen] = []
+        self.action_servers: list[subprocess.Popen] = []
+
+    def _spawn(self, args: list[str], log_name: str) -> subprocess.Popen:
+        with open(self.workdir / log_name, "ab") as log:
+            process = subprocess.Popen(
+                args, cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        self.processes.append(process)
+        return process
+
+    def start_nginx(self) -> None:
+        conf = self.workdir / "nginx.conf"
+        conf.write_text(
+            nginx_config(
+                self.workdir,
+                self.port,
+                self.action_port,
+                [f"127.0.0.1:{p}" for p in self.replica_ports],
+                [f"127.0.0.1:{p}" for p in self.action_ports],
+            )
+        )
+        pid = self.workdir / "nginx.pid"
+        self._spawn([NGINX, "-p", str(self.workdir), "-c", str(conf), "-g", f"daemon off; pid {pid};"], "nginx.log")
+
+    def start(self) -> "Cluster":
+        for index, port in enumerate(self.action_ports):
+            self.action_servers.append(
+                self._spawn(
+                    [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(port)],
+                    f"actions-{index}.log",
+                )
+            )
+        for port in self.action_ports:
+            wait_until(lambda p=port: requests.get(f"http://127.0.0.1:{p}/health", timeout=2).ok, 90, "action server")
+        model = self.model or trained_model()
+        for index, port in enumerate(self.replica_ports):
+            self.replicas.append(
+                self._spawn(
+                    [
+                        str(VENV_BIN / "rasa"), "run", "--model", str(model),
+                        "--interface", "127.0.0.1", "--port", str(port),
+                        "--enable-api", "--auth-token", self.api_token,
+                        "--credentials", str(self.credentials), "--endpoints", str(self.endpoints),
+                    ],
+                    f"rasa-{index}.log",
+                )
+            )  # fmt: skip
+        self.start_nginx()
+        for url in self.replica_urls:
+            wait_until(lambda u=url: requests.get(f"{u}/status?token={self.api_token}", timeout=2).ok, 300, url)
+        wait_until(lambda: requests.get(f"{self.url}/status?token={self.api_token}", timeout=2).ok, 30, "nginx")
+        return self
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        self.processes.clear()
+        self.replicas.clear()
+        self.action_servers.clear()
+
+    def __enter__(self) -> "Cluster":
+        return self.start()
+
+    def __exit__(self, *_exc) -> None:
+        self.stop()
+
+
+def ensure_database(env: dict[str, str]) -> None:
+    from sqlalchemy import create_engine, text
+
+    server = f"postgresql+psycopg2://{env['DB_USER']}:{env['DB_PASSWORD']}@{env['DB_HOST']}:{env['DB_PORT']}/postgres"
+    admin = create_engine(server, future=True, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        exists = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": env["DB_NAME"]})
+        if not exists.scalar():
+            connection.execute(text(f'CREATE DATABASE "{env["DB_NAME"]}"'))
+    admin.dispose()
+
+
+def api_token_file() -> str:
+    """The HTTP API token `make run` keeps in var/api_token (made once, readable only by this user)."""
+    path = PROJECT_ROOT / "var" / "api_token"
+    if not path.exists() or not path.read_text().strip():
+        path.parent.mkdir(exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32) + "\n")
+    return path.read_text().strip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--replicas", type=int, default=2)
+    parser.add_argument("--action-servers", type=int, default=1)
+    parser.add_argument("--port", type=int, default=8080)
+    args = parser.parse_args()
+
+    env = production_environment(os.environ.get("DB_NAME", "secondlook"), os.environ.get("DB_HOST", "127.0.0.1"))
+    env.update({name: os.environ[name] for name in env if name in os.environ})
+    if "DATABASE_URL" not in os.environ:
+        env["DATABASE_URL"] = (
+            f"postgresql+psycopg2://{env['DB_USER']}:{env['DB_PASSWORD']}@{env['DB_HOST']}:{env['DB_PORT']}/"
+            f"{env['DB_NAME']}"
+        )
+    ensure_database(env)
+    token = os.environ.get("SECONDLOOK_API_TOKEN") or api_token_file()
+    with tempfile.TemporaryDirectory(prefix="secondlook-cluster-") as tmp:
+        cluster = Cluster(Path(tmp), env, args.replicas, args.action_servers, port=args.port, api_token=token)
+        print(f"starting {args.replicas} Rasa replica(s), {args.action_servers} action server(s), nginx; logs in {tmp}")
+        started = time.monotonic()
+        try:
+            cluster.start()
+            print(f"ready in {time.monotonic() - started:.0f} s: {cluster.url}/webhooks/rest/webhook (Ctrl-C stops)")
+            signal.signal(signal.SIGTERM, signal.default_int_handler)
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            cluster.stop()
+
+
+if __name__ == "__main__":
+    main()
