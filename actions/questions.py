@@ -131,18 +131,19 @@ def infer_situation(bank: QuestionBank, user_events: list[dict]) -> dict[str, st
     The latest mention wins."""
     situation: dict[str, str] = {}
     texts = [event.get("text") or "" for event in user_events]
+    # "surgery" names a specialty and a proposed treatment alike: as a word, it counts as the latter.
+    cues = {cue for words in bank.treatment_cues.values() for cue in words}
     for event in user_events:
         parse = event.get("parse_data") or {}
         for entity in parse.get("entities") or []:
             named = entity.get("entity") in ("specialty", "prep_specialty")
-            if named and bank.is_valid("specialty", entity.get("value")):
+            typed = str(entity.get("text") or entity.get("value") or "").lower()
+            if named and typed not in cues and bank.is_valid("specialty", entity.get("value")):
                 situation["specialty"] = entity["value"]
         intent = (parse.get("intent") or {}).get("name")
         if intent in OPINION_INTENTS:
             situation["opinion"] = OPINION_INTENTS[intent]
     if "specialty" not in situation:
-        # "surgery" names a specialty and a proposed treatment alike: as a word, it counts as the latter.
-        cues = {cue for words in bank.treatment_cues.values() for cue in words}
         word = _last_match(_words_pattern(name for name in bank.specialties if name not in cues), texts)
         if word:
             situation["specialty"] = bank.specialties[word]

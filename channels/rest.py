@@ -25,6 +25,7 @@ from __future__ import annotations
 import collections
 import json
 import logging
+import os
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -51,8 +52,8 @@ MAX_METADATA_BYTES = 4 * 1024
 SENDER_ID = re.compile(r"^[A-Za-z0-9_.:@+=-]{1,128}$")  # also safe in the HTTP API's URLs
 RESERVED_PREFIXES = ("telegram-", "slack-")  # conversations of the other channels' users
 # Rasa runs one sender's turns one at a time; more waiting than this is a script, not a person, and
-# would only pile up work (and open connections) behind that sender's lock.
-MAX_IN_FLIGHT = 2
+# would only pile up work (and open connections) behind that sender's lock. Per Rasa process.
+DEFAULT_MAX_IN_FLIGHT = 2
 
 
 class RestInput(InputChannel):
@@ -69,6 +70,7 @@ class RestInput(InputChannel):
     def __init__(self) -> None:
         self.limiter = RateLimiter()
         self.in_flight: collections.Counter[str] = collections.Counter()
+        self.max_in_flight = int(os.environ.get("SECONDLOOK_REST_MAX_IN_FLIGHT", DEFAULT_MAX_IN_FLIGHT))
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         install_action_fallback()
@@ -103,7 +105,7 @@ class RestInput(InputChannel):
             return _error(400, f"metadata must be a JSON object of at most {MAX_METADATA_BYTES // 1024} KB")
         if not isinstance(parsed.get("message"), str):
             return _error(400, "message must be a string")
-        if not self.limiter.allow(sender_id) or self.in_flight[sender_id] >= MAX_IN_FLIGHT:  # both count
+        if not self.limiter.allow(sender_id) or self.in_flight[sender_id] >= self.max_in_flight:  # both count
             logger.warning("REST: sender %s over the rate limit", log_id(sender_id))
             return response.json(_replies(sender_id, texts()["slow_down"]), status=429, headers={"Retry-After": "1"})
         cleaned = clean_text(parsed["message"])

@@ -71,6 +71,17 @@ def test_the_situation_is_read_from_what_the_user_said():
     assert infer_situation(BANK, [user_event("I doubt my diagnosis")]) == {}
     surgery = [user_event("what should I ask the oncologist about the surgery they proposed?")]
     assert infer_situation(BANK, surgery) == {"specialty": "oncology", "treatment": "surgery"}
+    # The NLU tags both words as specialties ("surgery" -> surgery); the typed word is a treatment cue.
+    tagged = [
+        user_event(
+            "what should I ask the oncologist about the surgery they proposed?",
+            entities=[
+                {"entity": "specialty", "value": "oncology", "text": "oncologist"},
+                {"entity": "specialty", "value": "surgery", "text": "surgery"},
+            ],
+        )
+    ]
+    assert infer_situation(BANK, tagged) == {"specialty": "oncology", "treatment": "surgery"}
 
 
 async def test_unknown_parts_of_the_situation_are_asked_one_at_a_time(dispatcher, domain, store):

@@ -68,9 +68,12 @@ def clusters(tmp_path_factory):
     try:
         for name, lock_store in lock_stores.items():
             workdir = tmp_path_factory.mktemp(name)
+            # Four turns of one sender at the same instant is this test's point; REST's per-sender cap
+            # on waiting turns (channels/rest.py) would answer some of them 429 before they race.
+            environment = {**production_environment(databases[name]), "SECONDLOOK_REST_MAX_IN_FLIGHT": "8"}
             started[name] = Cluster(
                 workdir,
-                production_environment(databases[name]),
+                environment,
                 endpoints=endpoints_with_lock_store(workdir, lock_store),
             )
         with ThreadPoolExecutor(2) as pool:
