@@ -1,6 +1,8 @@
 """The pieces that keep the channels answering: text cleaning, the per-sender rate limit, and the honest
 reply when a custom action fails (with Rasa's real RemoteAction against a closed port)."""
 
+import asyncio
+import json
 import time
 from types import SimpleNamespace
 
@@ -22,7 +24,9 @@ from channels.guard import (
     install_action_fallback,
     keep_conversations_in_their_store,
     texts,
+    too_long_text,
 )
+from channels.telegram import SECRET_HEADER, TelegramInput
 from channels.webchat import SessionIds
 from tests.conftest import PROJECT_ROOT
 from tests.servers import free_port
@@ -203,3 +207,23 @@ async def test_a_down_tracker_store_fails_the_turn_instead_of_starting_an_empty_
     with pytest.raises(guard.ConversationStoreUnavailable):
         await store.save(DialogueStateTracker("someone", slots=[]))
     assert await store.fallback_tracker_store.retrieve("someone") is None  # nothing kept aside
+
+
+async def test_a_huge_telegram_message_gets_the_too_long_reply_without_a_turn():
+    telegram = TelegramInput("123:abc", secret_token="s")
+    sent, turns = [], []
+
+    async def call(method, **params):
+        sent.append((method, params.get("text")))
+
+    async def on_new_message(message):
+        turns.append(message)
+
+    telegram.api.call = call
+    chat = {"id": 5, "type": "private"}
+    update = {"update_id": 7, "message": {"message_id": 7, "chat": chat, "from": {"id": 5}, "text": "word " * 5000}}
+    app = SimpleNamespace(add_task=asyncio.ensure_future, ctx=SimpleNamespace())
+    request = SimpleNamespace(headers={SECRET_HEADER: "s"}, body=json.dumps(update).encode(), app=app)
+    assert (await telegram.receive(request, on_new_message)).status == 200
+    await asyncio.sleep(0.2)
+    assert sent == [("sendMessage", too_long_text())] and turns == []

