@@ -32,11 +32,12 @@ def ignored_ids() -> list[str]:
     return [line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()]
 
 
+@pytest.mark.skipif(
+    not vulnerability_source_answers(),
+    reason=f"service missing: no vulnerability data reachable ({PROBE} does not answer 200; see the module doc)",
+)
 def test_the_locked_dependencies_have_no_known_vulnerability():
-    if not PIP_AUDIT.exists():
-        pytest.skip("no build/tools-venv: `make test` sets it up (`make audit` alone too)")
-    if not vulnerability_source_answers():
-        pytest.skip(f"no vulnerability data reachable from here ({PROBE} does not answer 200; see the module doc)")
+    assert PIP_AUDIT.exists(), "no build/tools-venv: `make test` sets it up (`make audit` alone too)"
     command = [str(PIP_AUDIT), "--requirement", str(PROJECT_ROOT / "requirements.lock"), "--require-hashes"]
     command += ["--disable-pip", "--strict", "--progress-spinner", "off", "--format", "json"]
     for vulnerability_id in ignored_ids():
