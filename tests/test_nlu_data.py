@@ -1,6 +1,8 @@
 """The NLU evaluation sets are fair: nothing in them is trained on, and the training data itself is sane."""
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -47,3 +49,16 @@ def test_no_training_message_is_labelled_with_two_intents():
             if seen.setdefault(text, intent) != intent:
                 clashes.append((text, seen[text], intent))
     assert clashes == []
+
+
+def test_the_entity_lookup_tables_match_the_entity_lists():
+    """data/nlu/lookups_entities.yml is generated from content/entities/: a specialty added there must
+    reach DIET's features too, not only the EntityRuler."""
+    check = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "entity_lookups.py"), "--check"], capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stderr
+    tables = {block["lookup"]: block["examples"] for block in yaml.safe_load(
+        (ROOT / "data" / "nlu" / "lookups_entities.yml").read_text())["nlu"]}  # fmt: skip
+    assert "- heart doctor" in tables["specialty_words"] and "- cardiologist" in tables["specialty_words"]
+    assert "- breast cancer" in tables["condition_words"]
