@@ -139,8 +139,10 @@ def test_a_flood_from_one_sender_does_not_raise_another_users_p95_latency_more_t
     )  # fmt: skip
     flood_started = time.perf_counter()
     try:
-        time.sleep(3.0)  # past the flooder's burst allowance (meant for a person's quick presses)
-        during = latencies(bot, victim, 25)
+        # Past the flooder's burst allowance (meant for a person's quick presses): its turns are done
+        # within about 2 s on this machine; what is measured is the flood that is refused.
+        time.sleep(5.0)
+        during = latencies(bot, victim, 40)  # p95 of 40 turns: not one hiccup of a shared machine
     finally:
         flooder_process.send_signal(signal.SIGTERM)
         output, _ = flooder_process.communicate(timeout=60)
@@ -153,7 +155,8 @@ def test_a_flood_from_one_sender_does_not_raise_another_users_p95_latency_more_t
     sent = sum(statuses.values())
     print(
         f"flood: {sent / flood_seconds:.0f} req/s from one sender for {flood_seconds:.0f} s, answers {statuses};"
-        f" other user's p95 {baseline * 1000:.0f} ms without, {p95(during) * 1000:.0f} ms during: {ratio:.2f}x"
+        f" other user's p95 {baseline * 1000:.0f} ms without, {p95(during) * 1000:.0f} ms during: {ratio:.2f}x;"
+        f" during (ms): {[round(value * 1000) for value in during]}"
     )
     assert sent / flood_seconds >= 0.8 * FLOOD_PER_SECOND
     assert statuses.get(200, 0) <= 25  # the burst allowance, then nothing: no turn for the flood
