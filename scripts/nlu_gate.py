@@ -51,11 +51,28 @@ def examples(path: Path) -> list[tuple[str, str]]:
     return [(message.get("text"), message.get("intent")) for message in load_data(str(path)).intent_examples]
 
 
-async def predict(model: str, texts: list[str]) -> list[str]:
+def annotated_steps(paths: list[Path]) -> dict[str, str]:
+    """Held-out text -> the journey step its annotation names ("I [asked my gp]{...ask_doctor}")."""
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    return {
+        message.get("text"): entity["value"]
+        for path in paths
+        for message in load_data(str(path)).intent_examples
+        for entity in message.get("entities") or []
+        if entity["entity"] == "journey_step"
+    }
+
+
+async def parse_all(model: str, texts: list[str]) -> list[dict]:
     from rasa.core.agent import Agent
 
     agent = Agent.load(model)
-    return [(await agent.parse_message(text))["intent"]["name"] for text in texts]
+    return [await agent.parse_message(text) for text in texts]
+
+
+def step_named(parsed: dict) -> str | None:
+    return next((e["value"] for e in parsed.get("entities", []) if e["entity"] == "journey_step"), None)
 
 
 def scores(gold: list[str], predicted: list[str]) -> dict:
@@ -146,7 +163,8 @@ def main() -> int:
     held_out = [example for path in HELD_OUT for example in examples(path)]
     everyday_sets = {path.name: [text for text, _ in examples(path)] for path in EVERYDAY}
     everyday = [text for texts in everyday_sets.values() for text in texts]
-    predictions = asyncio.run(predict(model, [text for text, _ in held_out] + everyday))
+    parses = asyncio.run(parse_all(model, [text for text, _ in held_out] + everyday))
+    predictions = [parsed["intent"]["name"] for parsed in parses]
     gold = [intent for _, intent in held_out]
     predicted, everyday_predicted = predictions[: len(held_out)], predictions[len(held_out) :]
 
@@ -167,6 +185,14 @@ def main() -> int:
         "landing": dict(Counter(everyday_predicted).most_common()),
     }
     report["worst_confused"] = confused_pairs(gold, predicted)
+    # The step a progress report names, as the actions read it (a step id, or nothing usable).
+    gold_steps = annotated_steps(HELD_OUT)
+    found_steps = {parsed["text"]: step_named(parsed) for parsed in parses[: len(held_out)]}
+    report["journey_step"] = {
+        "annotated": len(gold_steps),
+        "right": sum(found_steps.get(text) == step for text, step in gold_steps.items()),
+        "misses": {text: found_steps.get(text) for text, step in gold_steps.items() if found_steps.get(text) != step},
+    }
 
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "report.json").write_text(json.dumps(report, indent=2))
@@ -188,6 +214,10 @@ def main() -> int:
     )
     for name, set_share in by_set.items():
         print(f"  {name}: {set_share:.1%}")
+    steps = report["journey_step"]
+    print(f"journey_step: {steps['right']}/{steps['annotated']} annotated held-out reports name the right step")
+    for text, value in steps["misses"].items():
+        print(f"  {text!r} -> {value!r}")
     for text, intent in misrouted:
         print(f"  {intent}: {text}")
     print(f"results: {OUT.relative_to(ROOT)}/ (report.json, table.md, confusion_matrix.png)")
