@@ -45,23 +45,19 @@ HARMLESS = {"out_of_scope", "nlu_fallback"}
 SMALL_TALK = {"greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "help"}
 
 
+def messages(path: Path) -> list:
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    return load_data(str(path)).intent_examples
+
+
 def examples(path: Path) -> list[tuple[str, str]]:
-    from rasa.shared.nlu.training_data.loading import load_data
-
-    return [(message.get("text"), message.get("intent")) for message in load_data(str(path)).intent_examples]
+    return [(message.get("text"), message.get("intent")) for message in messages(path)]
 
 
-def annotated_steps(paths: list[Path]) -> dict[str, str]:
-    """Held-out text -> the journey step its annotation names ("I [asked my gp]{...ask_doctor}")."""
-    from rasa.shared.nlu.training_data.loading import load_data
-
-    return {
-        message.get("text"): entity["value"]
-        for path in paths
-        for message in load_data(str(path)).intent_examples
-        for entity in message.get("entities") or []
-        if entity["entity"] == "journey_step"
-    }
+def step_annotated(message) -> str | None:
+    """The journey step a held-out message's annotation names ("I [asked my gp]{...ask_doctor}")."""
+    return next((e["value"] for e in message.get("entities") or [] if e["entity"] == "journey_step"), None)
 
 
 async def parse_all(model: str, texts: list[str]) -> list[dict]:
@@ -160,7 +156,8 @@ def main() -> int:
 
     configure_structlog(logging.WARNING)  # not one debug line per parsed message
 
-    held_out = [example for path in HELD_OUT for example in examples(path)]
+    held_out_messages = [message for path in HELD_OUT for message in messages(path)]
+    held_out = [(message.get("text"), message.get("intent")) for message in held_out_messages]
     everyday_sets = {path.name: [text for text, _ in examples(path)] for path in EVERYDAY}
     everyday = [text for texts in everyday_sets.values() for text in texts]
     parses = asyncio.run(parse_all(model, [text for text, _ in held_out] + everyday))
@@ -186,12 +183,15 @@ def main() -> int:
     }
     report["worst_confused"] = confused_pairs(gold, predicted)
     # The step a progress report names, as the actions read it (a step id, or nothing usable).
-    gold_steps = annotated_steps(HELD_OUT)
-    found_steps = {parsed["text"]: step_named(parsed) for parsed in parses[: len(held_out)]}
+    named_steps = [
+        (message.get("text"), annotated, step_named(parsed))
+        for message, parsed in zip(held_out_messages, parses, strict=False)  # parses: held-out, then everyday
+        if (annotated := step_annotated(message))  # binds in main(): not `gold`, the intents
+    ]
     report["journey_step"] = {
-        "annotated": len(gold_steps),
-        "right": sum(found_steps.get(text) == step for text, step in gold_steps.items()),
-        "misses": {text: found_steps.get(text) for text, step in gold_steps.items() if found_steps.get(text) != step},
+        "annotated": len(named_steps),
+        "right": sum(expected == found for _, expected, found in named_steps),
+        "misses": {text: found for text, expected, found in named_steps if expected != found},
     }
 
     OUT.mkdir(parents=True, exist_ok=True)
