@@ -32,9 +32,15 @@ def trained_model() -> Path:
     return models[-1]
 
 
-def wait_until(check, timeout: float, what: str) -> None:
+def wait_until(
+    check, timeout: float, what: str, process: subprocess.Popen | None = None, log: Path | None = None
+) -> None:
+    """Polls `check` until it is true; fails at once when `process` has exited (with its log's tail)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
+            raise RuntimeError(f"{what} exited with code {process.returncode} while starting:\n{tail}")
         try:
             if check():
                 return
@@ -85,15 +91,40 @@ class BotProcesses:
             )
 
     def start_action_server(self) -> None:
+        self._spawn_action_server()
+        self._wait_for_action_server()
+
+    def start_rasa_server(self) -> None:
+        self._spawn_rasa_server()
+        self._wait_for_rasa_server()
+
+    def start(self) -> "BotProcesses":
+        """Both servers at once: neither needs the other to start (the Rasa server calls the action
+        server only in a turn), and the action server's start overlaps the model load."""
+        self._spawn_action_server()
+        self._spawn_rasa_server()
+        self._wait_for_action_server()
+        self._wait_for_rasa_server()
+        return self
+
+    def _spawn_action_server(self) -> None:
         self.action_server = self._spawn(
             [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(self.action_port)],
             "actions.log",
             SANIC_HOST="127.0.0.1",  # as scripts/run.sh: loopback only
         )
-        health = f"http://127.0.0.1:{self.action_port}/health"
-        wait_until(lambda: requests.get(health, timeout=2).ok, 60, "the action server")
 
-    def start_rasa_server(self) -> None:
+    def _wait_for_action_server(self) -> None:
+        health = f"http://127.0.0.1:{self.action_port}/health"
+        wait_until(
+            lambda: requests.get(health, timeout=2).ok,
+            90,
+            "the action server",
+            self.action_server,
+            self.workdir / "actions.log",
+        )
+
+    def _spawn_rasa_server(self) -> None:
         self.rasa_server = self._spawn(
             [
                 str(VENV_BIN / "python"), "scripts/rasa_server.py", "--model", str(trained_model()),
@@ -103,15 +134,18 @@ class BotProcesses:
             "rasa.log",
             SECONDLOOK_API_TOKEN=API_TOKEN,  # as scripts/run.sh: the token never on the command line
         )  # fmt: skip
+
+    def _wait_for_rasa_server(self) -> None:
         status = f"{self.url}/status?token={API_TOKEN}"
         # A busy shared machine can take minutes to load the model: SECONDLOOK_START_TIMEOUT raises the limit.
         limit = float(os.environ.get("SECONDLOOK_START_TIMEOUT", "180"))
-        wait_until(lambda: requests.get(status, timeout=2).ok, limit, "the Rasa server")
-
-    def start(self) -> "BotProcesses":
-        self.start_action_server()
-        self.start_rasa_server()
-        return self
+        wait_until(
+            lambda: requests.get(status, timeout=2).ok,
+            limit,
+            "the Rasa server",
+            self.rasa_server,
+            self.workdir / "rasa.log",
+        )
 
     @staticmethod
     def _stop(process: subprocess.Popen | None, sig: int = signal.SIGTERM) -> None:

@@ -167,12 +167,13 @@ CHANNEL_VARIABLES = (
 )
 
 
-def quiet_wait(count: Callable[[], int], settle: float = 1.5, timeout: float = 60) -> None:
-    """Waits for a first new call, then until no further call came for `settle` seconds: a turn's
-    replies go out one by one after the webhook's 200, with no end marker."""
-    start = count()
+def quiet_wait(count: Callable[[], int], before: int, settle: float = 1.5, timeout: float = 60) -> None:
+    """Waits until `count()` has grown past `before` (counted before the request was sent: a reply
+    that needs no NLU, such as the text-only note, can arrive before the webhook's 200 is read), then
+    until no further call came for `settle` seconds: a turn's replies go out one by one after the
+    webhook's 200, with no end marker."""
     deadline = time.monotonic() + timeout
-    while count() == start:
+    while count() == before:
         if time.monotonic() > deadline:
             raise AssertionError(f"no reply within {timeout:.0f} s")
         time.sleep(0.1)

@@ -181,7 +181,7 @@ class SlackUser:
     def exchange(self, body: bytes, **post: Any) -> list[dict[str, Any]]:
         before = len(self.posts())
         assert self.post(body, **post).status_code == 200
-        quiet_wait(lambda: len(self.posts()))
+        quiet_wait(lambda: len(self.posts()), before)
         return self.posts()[before:]
 
     def say(self, text: str, **event: Any) -> str:
@@ -253,11 +253,12 @@ def test_other_events_and_the_bots_own_messages_get_200_and_nothing_else(user):
 def test_retries_and_duplicate_events_are_answered_once(user):
     user.say("hello")
     body = user.event_body("where am i with all this?")
+    before = len(user.posts())
     assert user.post(body).status_code == 200
     retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_error"}
     assert user.post(body, headers=retry).status_code == 200
     assert user.post(body).status_code == 200
-    quiet_wait(lambda: len(user.posts()), settle=3)
+    quiet_wait(lambda: len(user.posts()), before, settle=3)
     assert sum("steps done" in post["text"] for post in user.posts()) == 1
 
 
