@@ -1,0 +1,84 @@
+"""The novelty guard (pipeline/novelty_guard.py): an intent the message does not resemble becomes a
+fallback; emergencies, small talk and out_of_scope are never touched; the index survives the model's
+storage."""
+
+import pytest
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from pipeline.novelty_guard import NoveltyGuard, NoveltyIndex
+
+TRAINING = {
+    "doubt_diagnosis": ["i don't think my diagnosis is right", "i doubt what my doctor told me"],
+    "forget_me": ["delete everything you know about me", "erase my data"],
+    "next_step": ["what's next", "what should i do now"],
+    "emergency": ["i can't breathe"],
+    "greet": ["hello"],
+}
+
+
+def training_data() -> TrainingData:
+    return TrainingData(
+        [Message(data={"text": text, "intent": intent}) for intent, texts in TRAINING.items() for text in texts]
+    )
+
+
+@pytest.fixture
+def trained(tmp_path):
+    storage = LocalModelStorage(tmp_path)
+    resource = Resource("novelty_guard")
+    context = ExecutionContext(graph_schema=None, model_id="test")  # type: ignore[arg-type]
+    guard = NoveltyGuard.create(NoveltyGuard.get_default_config(), storage, resource, context)
+    guard.train(training_data())
+    return storage, resource, context
+
+
+def parsed(text: str, intent: str, confidence: float = 0.95) -> Message:
+    ranking = [{"name": intent, "confidence": confidence}, {"name": "next_step", "confidence": 1 - confidence}]
+    return Message(data={"text": text, "intent": {"name": intent, "confidence": confidence}, "intent_ranking": ranking})
+
+
+def test_the_index_finds_a_training_example_and_not_unrelated_text():
+    examples = [(text, intent) for intent, texts in TRAINING.items() for text in texts]
+    index = NoveltyIndex.build([text for text, _ in examples], [intent for _, intent in examples])
+    assert index.similarity("i doubt what my doctor told me", "doubt_diagnosis") == pytest.approx(1.0)
+    assert index.similarity("i doubt what my doctor said", "doubt_diagnosis") > 0.6  # a near paraphrase
+    assert index.similarity("square root of 144", "doubt_diagnosis") < 0.2
+    assert index.similarity("anything", "no_such_intent") == 0.0
+
+
+def test_a_loaded_guard_turns_an_unlike_message_into_a_fallback_and_keeps_the_guesses(trained):
+    guard = NoveltyGuard.load(NoveltyGuard.get_default_config(), *trained)
+    unlike = parsed("whats the square root of 144", "forget_me", 0.97)
+    like = parsed("please erase my data", "forget_me", 0.97)
+    guard.process([unlike, like])
+    assert unlike.get("intent")["name"] == "nlu_fallback"
+    assert [item["name"] for item in unlike.get("intent_ranking")] == ["nlu_fallback", "forget_me", "next_step"]
+    assert like.get("intent") == {"name": "forget_me", "confidence": 0.97}
+
+
+@pytest.mark.parametrize("intent", ["emergency", "greet", "out_of_scope", "nlu_fallback"])
+def test_emergencies_small_talk_and_fallbacks_are_never_touched(trained, intent):
+    guard = NoveltyGuard.load(NoveltyGuard.get_default_config(), *trained)
+    message = parsed("zzz qqq completely unrelated words", intent)
+    guard.process([message])
+    assert message.get("intent")["name"] == intent
+
+
+@pytest.mark.parametrize("text", ["", None])
+def test_a_message_without_text_passes_unchanged(trained, text):
+    guard = NoveltyGuard.load(NoveltyGuard.get_default_config(), *trained)
+    message = Message(data={"text": text, "intent": {"name": "forget_me", "confidence": 0.9}})
+    guard.process([message])
+    assert message.get("intent")["name"] == "forget_me"
+
+
+def test_a_model_without_the_index_loads_and_changes_nothing(tmp_path):
+    context = ExecutionContext(graph_schema=None, model_id="test")  # type: ignore[arg-type]
+    guard = NoveltyGuard.load({}, LocalModelStorage(tmp_path), Resource("never_trained"), context)
+    message = parsed("square root of 144", "forget_me")
+    guard.process([message])
+    assert message.get("intent")["name"] == "forget_me"
