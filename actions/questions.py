@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from actions.paths import CONTENT_DIR
+from actions.specialties import specialty_entries
 
 SITUATION_KEYS = ("specialty", "treatment", "opinion")
 OPINION_INTENTS = {"opinions_differ": "differs", "opinions_agree": "agrees"}
@@ -72,10 +73,10 @@ class QuestionBank:
         return "; ".join(parts)
 
 
-def parse_question_bank(data: dict, specialties: dict) -> QuestionBank:
+def parse_question_bank(data: dict, specialties: Iterable[dict]) -> QuestionBank:
     situation = data["situation"]
     names: dict[str, str] = {}
-    for item in specialties["specialties"]:
+    for item in specialties:
         for word in [item["name"], *item.get("synonyms", [])]:
             names[word.lower()] = item["name"]
     questions = tuple(
@@ -104,12 +105,8 @@ def parse_question_bank(data: dict, specialties: dict) -> QuestionBank:
 
 
 @cache
-def load_question_bank(
-    path: Path = CONTENT_DIR / "questions.yml", specialties: Path = CONTENT_DIR / "entities" / "specialties.yml"
-) -> QuestionBank:
-    return parse_question_bank(
-        yaml.safe_load(path.read_text(encoding="utf-8")), yaml.safe_load(specialties.read_text(encoding="utf-8"))
-    )
+def load_question_bank(path: Path = CONTENT_DIR / "questions.yml") -> QuestionBank:
+    return parse_question_bank(yaml.safe_load(path.read_text(encoding="utf-8")), specialty_entries())
 
 
 def _words_pattern(words: Iterable[str]) -> re.Pattern:

@@ -6,12 +6,13 @@ message that mentions it."""
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
+from actions.paths import CONTENT_DIR
+from actions.specialties import specialty_entries
+
 MAX_NOTES = 2
 
 
@@ -63,8 +64,7 @@ def _notes() -> dict:
 
 @lru_cache(maxsize=1)
 def _specialists() -> dict[str, str]:
-    data = yaml.safe_load((CONTENT_DIR / "entities" / "specialties.yml").read_text())
-    return {entry["name"]: entry.get("specialist", entry["name"]) for entry in data["specialties"]}
+    return {entry["name"]: entry.get("specialist", entry["name"]) for entry in specialty_entries()}
 
 
 def situation_notes(step_id: str, situation: Situation, entering_step: bool) -> list[str]:
