@@ -25,14 +25,13 @@ from pathlib import Path
 import aiohttp
 import rasa
 import yaml
-from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from scripts.run_cluster import Cluster, production_environment  # noqa: E402
+from scripts.throwaway_database import create_database, drop_database  # noqa: E402
 from tests.servers import PROJECT_ROOT, VENV_BIN  # noqa: E402
 
-POSTGRES_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 RESULTS = PROJECT_ROOT / "results"
 VANILLA_CACHE = PROJECT_ROOT / "build" / "vanilla"
 
@@ -182,24 +181,8 @@ async def load(url: str, script: list[str], users: int, conversations_each: int,
 # --- one set-up ----------------------------------------------------------------------------------------------
 
 
-def fresh_database() -> str:
-    name = f"secondlook_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_ADMIN_URL, future=True, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    admin.dispose()
-    return name
-
-
-def drop_database(name: str) -> None:
-    admin = create_engine(POSTGRES_ADMIN_URL, future=True, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
-
-
 def measure(label: str, replicas: int, vanilla: bool) -> dict:
-    database = fresh_database()
+    database = create_database("secondlook_bench")
     try:
         with tempfile.TemporaryDirectory(prefix="secondlook-bench-") as tmp:
             workdir = Path(tmp)

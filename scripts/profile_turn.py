@@ -20,8 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scripts.bench import SECONDLOOK_CONVERSATION, drop_database, fresh_database  # noqa: E402
+from scripts.bench import SECONDLOOK_CONVERSATION  # noqa: E402
 from scripts.run_cluster import PRODUCTION_ENDPOINTS, production_environment  # noqa: E402
+from scripts.throwaway_database import create_database, drop_database  # noqa: E402
 from tests.servers import BotProcesses, trained_model  # noqa: E402
 
 CONVERSATIONS = 10
@@ -90,7 +91,7 @@ async def profile(model: Path) -> int:
 
 
 def main() -> None:
-    database = fresh_database()
+    database = create_database("secondlook_profile")
     env = production_environment(database)
     try:
         with tempfile.TemporaryDirectory() as tmp:

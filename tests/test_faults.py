@@ -18,6 +18,7 @@ import requests
 from sqlalchemy import create_engine, text
 
 from channels.guard import texts
+from scripts.throwaway_database import throwaway_database
 from tests.conftest import POSTGRES_URL
 from tests.faults import TcpProxy
 from tests.servers import API_TOKEN, BotProcesses, reply_text
@@ -30,14 +31,8 @@ STORE_UNAVAILABLE = "I couldn't reach your saved progress just now"
 @pytest.fixture(scope="module")
 def database():
     """A database of its own on the local PostgreSQL, dropped afterwards."""
-    name = f"secondlook_faults_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_URL, future=True, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    yield name
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
-    admin.dispose()
+    with throwaway_database("secondlook_faults") as name:
+        yield name
 
 
 @pytest.fixture(scope="module")

@@ -9,21 +9,16 @@ import redis
 from sqlalchemy import create_engine, text
 
 from actions.progress_store import ProgressStore
-from tests.conftest import POSTGRES_URL, PROJECT_ROOT
+from scripts.throwaway_database import throwaway_database
+from tests.conftest import PROJECT_ROOT
 from tests.servers import BotProcesses, reply_text
 
 
 @pytest.fixture(scope="module")
 def production_database():
     """A database of its own on the local PostgreSQL, dropped afterwards."""
-    name = f"secondlook_e2e_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_URL, future=True, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    yield name
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
-    admin.dispose()
+    with throwaway_database("secondlook_e2e") as name:
+        yield name
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, text
 
 from actions.progress_store import ProgressStore
 from scripts.run_cluster import PRODUCTION_ENDPOINTS, Cluster, production_environment
-from tests.conftest import POSTGRES_URL
+from scripts.throwaway_database import create_database, drop_database
 
 STEPS = ["ask_doctor", "be_honest", "outside_network", "move_on"]
 BURST = [f'/report_progress{{"journey_step":"{step}"}}' for step in STEPS]
@@ -39,22 +39,6 @@ def endpoints_with_lock_store(workdir: Path, lock_store: dict) -> Path:
     return path
 
 
-def create_database() -> str:
-    name = f"secondlook_scale_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_URL, future=True, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    admin.dispose()
-    return name
-
-
-def drop_database(name: str) -> None:
-    admin = create_engine(POSTGRES_URL, future=True, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
-
-
 @pytest.fixture(scope="module")
 def clusters(tmp_path_factory):
     """Both clusters start at once (their start-up is the slow part): ours and one with the stock store."""
@@ -63,7 +47,7 @@ def clusters(tmp_path_factory):
         "atomic": {"key_prefix": prefixes["atomic"]},
         "stock": {"type": "redis", "key_prefix": prefixes["stock"]},
     }
-    databases = {name: create_database() for name in lock_stores}
+    databases = {name: create_database("secondlook_scale") for name in lock_stores}
     started: dict[str, Cluster] = {}
     try:
         for name, lock_store in lock_stores.items():
