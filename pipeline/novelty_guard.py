@@ -145,9 +145,6 @@ class NoveltyGuard(GraphComponent):
             self._check(message)
         return messages
 
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data
-
     def _check(self, message: Message) -> None:
         intent = message.get(INTENT) or {}
         name, text = intent.get("name"), message.get(TEXT)

@@ -55,9 +55,10 @@ def examples(path: Path) -> list[tuple[str, str]]:
     return [(message.get("text"), message.get("intent")) for message in messages(path)]
 
 
-def step_annotated(message) -> str | None:
-    """The journey step a held-out message's annotation names ("I [asked my gp]{...ask_doctor}")."""
-    return next((e["value"] for e in message.get("entities") or [] if e["entity"] == "journey_step"), None)
+def journey_step_in(entities: list[dict] | None) -> str | None:
+    """The step a `journey_step` entity names: in a held-out annotation ("I [asked my gp]{...ask_doctor}")
+    or in a parse, as the actions read it."""
+    return next((e["value"] for e in entities or [] if e["entity"] == "journey_step"), None)
 
 
 async def parse_all(model: str, texts: list[str]) -> list[dict]:
@@ -65,10 +66,6 @@ async def parse_all(model: str, texts: list[str]) -> list[dict]:
 
     agent = Agent.load(model)
     return [await agent.parse_message(text) for text in texts]
-
-
-def step_named(parsed: dict) -> str | None:
-    return next((e["value"] for e in parsed.get("entities", []) if e["entity"] == "journey_step"), None)
 
 
 def scores(gold: list[str], predicted: list[str]) -> dict:
@@ -184,9 +181,9 @@ def main() -> int:
     report["worst_confused"] = confused_pairs(gold, predicted)
     # The step a progress report names, as the actions read it (a step id, or nothing usable).
     named_steps = [
-        (message.get("text"), annotated, step_named(parsed))
+        (message.get("text"), annotated, journey_step_in(parsed.get("entities")))
         for message, parsed in zip(held_out_messages, parses, strict=False)  # parses: held-out, then everyday
-        if (annotated := step_annotated(message))  # binds in main(): not `gold`, the intents
+        if (annotated := journey_step_in(message.get("entities")))  # binds in main(): not `gold`, the intents
     ]
     report["journey_step"] = {
         "annotated": len(named_steps),
