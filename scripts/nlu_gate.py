@@ -153,7 +153,8 @@ def main() -> int:
 
     configure_structlog(logging.WARNING)  # not one debug line per parsed message
 
-    held_out_messages = [message for path in HELD_OUT for message in messages(path)]
+    held_out_files = {path.name: messages(path) for path in HELD_OUT}
+    held_out_messages = [message for file_messages in held_out_files.values() for message in file_messages]
     held_out = [(message.get("text"), message.get("intent")) for message in held_out_messages]
     everyday_sets = {path.name: [text for text, _ in examples(path)] for path in EVERYDAY}
     everyday = [text for texts in everyday_sets.values() for text in texts]
@@ -170,6 +171,12 @@ def main() -> int:
         landed = everyday_predicted[offset : offset + len(texts)]
         by_set[name] = sum(p not in HARMLESS | SMALL_TALK for p in landed) / len(texts)
         offset += len(texts)
+    accuracy_by_set, offset = {}, 0
+    for name, file_messages in held_out_files.items():
+        pairs = list(zip(gold, predicted, strict=True))[offset : offset + len(file_messages)]
+        accuracy_by_set[name] = sum(g == p for g, p in pairs) / len(pairs)
+        offset += len(file_messages)
+    report["accuracy_by_set"] = accuracy_by_set
     report["everyday"] = {
         "misrouted_share_by_set": by_set,
         "messages": len(everyday),
@@ -200,7 +207,9 @@ def main() -> int:
     plot_confusion(gold, predicted, OUT / "confusion_matrix.png")
 
     print(table(report))
-    print(f"\nheld-out: {len(gold)} messages, {len(report['intents'])} intents")
+    print(f"\nheld-out: {len(gold)} messages, {len(report['intents'])} intents; accuracy by set:")
+    for name, set_accuracy in accuracy_by_set.items():
+        print(f"  {name}: {set_accuracy:.3f}")
     print("worst-confused pairs (true -> predicted, count):")
     for true, wrong, count in report["worst_confused"]:
         print(f"  {true} -> {wrong}: {count}")

@@ -2,6 +2,8 @@
 fallback; emergencies, small talk and out_of_scope are never touched; the index survives the model's
 storage."""
 
+import pickle
+
 import pytest
 from rasa.engine.graph import ExecutionContext
 from rasa.engine.storage.local_model_storage import LocalModelStorage
@@ -82,3 +84,55 @@ def test_a_model_without_the_index_loads_and_changes_nothing(tmp_path):
     message = parsed("square root of 144", "forget_me")
     guard.process([message])
     assert message.get("intent")["name"] == "forget_me"
+
+
+EVERYDAY = {
+    "out_of_scope": [
+        "delete my instagram account",
+        "how do i delete my facebook",
+        "remove my twitter account",
+        "delete the spotify app from my phone",
+        "what's the weather tomorrow",
+    ],
+}
+
+
+@pytest.fixture
+def trained_with_everyday_text(tmp_path):
+    storage = LocalModelStorage(tmp_path)
+    resource = Resource("novelty_guard")
+    context = ExecutionContext(graph_schema=None, model_id="test")  # type: ignore[arg-type]
+    guard = NoveltyGuard.create(NoveltyGuard.get_default_config(), storage, resource, context)
+    examples = {**TRAINING, "forget_me": [*TRAINING["forget_me"], "delete my account"], **EVERYDAY}
+    guard.train(TrainingData([Message(data={"text": t, "intent": i}) for i, texts in examples.items() for t in texts]))
+    return storage, resource, context
+
+
+def stored_index(trained) -> NoveltyIndex:
+    storage, resource, _ = trained
+    with storage.read_from(resource) as directory:
+        return pickle.loads((directory / "novelty_index.pkl").read_bytes())
+
+
+def test_the_relevance_model_tells_the_assistant_s_requests_from_everyday_text(trained_with_everyday_text):
+    index = stored_index(trained_with_everyday_text)
+    assert index.relevance_of("please erase my data") > 0.5
+    assert index.relevance_of("delete my instagram") < 0.5
+
+
+def test_everyday_text_in_an_intent_s_words_becomes_a_fallback(trained_with_everyday_text):
+    guard = NoveltyGuard.load(NoveltyGuard.get_default_config(), *trained_with_everyday_text)
+    borrowed = parsed("delete my instagram", "forget_me", 0.97)
+    own = parsed("please erase my data", "forget_me", 0.97)
+    index = stored_index(trained_with_everyday_text)
+    assert index.similarity("delete my instagram", "forget_me") >= 0.2  # resembles forget_me...
+    guard.process([borrowed, own])
+    assert borrowed.get("intent")["name"] == "nlu_fallback"  # ...but reads as everyday text
+    assert own.get("intent")["name"] == "forget_me"
+
+
+def test_without_everyday_examples_there_is_no_relevance_model():
+    examples = [(text, intent) for intent, texts in TRAINING.items() for text in texts]
+    index = NoveltyIndex.build([t for t, _ in examples], [i for _, i in examples], ignored=frozenset({"greet"}))
+    assert index.relevance is None
+    assert index.relevance_of("anything") is None
