@@ -29,13 +29,19 @@ def english_model_path() -> Path:
     return next(p for p in package_dir.iterdir() if p.is_dir() and p.name.startswith("en_core_web_sm"))
 
 
+def entry_phrases(entry: dict) -> list[str]:
+    """Every way an entry can be named: its canonical name, what its doctor is called, its synonyms."""
+    named = [entry["name"], entry.get("specialist", ""), *entry.get("synonyms", [])]
+    return list(dict.fromkeys(phrase for phrase in named if phrase.strip()))
+
+
 def entity_ruler_patterns(nlp: spacy.Language) -> list[dict]:
     """One pattern per phrase, on lower-cased tokens as the model's tokenizer splits them, so "Heart
     doctor", "heart doctor" and "Crohn's" all match."""
     patterns = []
     for label, (path, key) in ENTITY_FILES.items():
         for entry in yaml.safe_load(path.read_text())[key]:
-            for phrase in [entry["name"], *entry.get("synonyms", [])]:
+            for phrase in entry_phrases(entry):
                 tokens = [{"LOWER": token.lower_} for token in nlp.make_doc(phrase)]
                 patterns.append({"label": label, "pattern": tokens, "id": entry["name"]})
     return patterns

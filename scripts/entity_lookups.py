@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import yaml
-from build_spacy_pipeline import ENTITY_FILES, ROOT  # the ruler's own list of entity files
+from build_spacy_pipeline import ENTITY_FILES, ROOT, entry_phrases  # the ruler's own files and phrases
 
 OUTPUT = ROOT / "data" / "nlu" / "lookups_entities.yml"
 HEADER = (
@@ -25,9 +25,7 @@ HEADER = (
 def phrases(path: Path, key: str) -> list[str]:
     found: set[str] = set()
     for entry in yaml.safe_load(path.read_text(encoding="utf-8"))[key]:
-        for phrase in [entry["name"], entry.get("specialist", ""), *entry.get("synonyms", [])]:
-            if phrase.strip():
-                found.add(" ".join(phrase.lower().split()))
+        found.update(" ".join(phrase.lower().split()) for phrase in entry_phrases(entry))
     return sorted(found)
 
 

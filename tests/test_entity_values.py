@@ -35,3 +35,12 @@ def test_a_specialty_gets_the_ruler_pattern_id_as_its_value():
     specialty, date = component.process([message])[0].get(ENTITIES)
     assert specialty["value"] == "cardiology" and specialty["text"] == "heart doctor"
     assert date == {"entity": "DATE", "value": "today", "start": 0, "end": 1}
+
+
+def test_what_the_doctor_is_called_names_the_specialty_too():
+    """The ruler knows an entry by its name, its specialist and its synonyms, as the lookup tables do."""
+    nlp = spacy.load(PROJECT_ROOT / "build" / "spacy" / "en_secondlook")
+    doc = nlp("Should I see an orthopedic specialist outside my hospital?")
+    assert [(ent.text, ent.label_, ent.ent_id_) for ent in doc.ents if ent.label_ == "specialty"] == [
+        ("orthopedic specialist", "specialty", "orthopedics")
+    ]
