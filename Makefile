@@ -2,7 +2,7 @@
 # Each artefact is rebuilt only when its inputs change, keyed by a content hash:
 #   .venv/.installed-<hash of requirements.lock>
 #   build/spacy/en_secondlook-<hash of the pipeline script and entity patterns>
-#   models/secondlook-<hash of config, domain, training data and the spaCy pipeline>.tar.gz
+#   models/secondlook-<hash of config, domain, training data, pipeline/ code and the spaCy pipeline>.tar.gz
 SHELL := /bin/bash
 .DEFAULT_GOAL := run
 
@@ -24,7 +24,9 @@ SPACY_STAMP := build/spacy/.built-$(SPACY_HASH)
 WEB_INPUTS := web/package.json web/package-lock.json web/build.mjs $(sort $(wildcard web/src/*))
 WEB_STAMP := build/.web-built-$(call hash,$(WEB_INPUTS))
 
-TRAINING_INPUTS := config.yml domain.yml $(sort $(shell find data -name '*.yml')) $(SPACY_INPUTS) requirements.lock
+# pipeline/*.py: the project's own trainable NLU components (each also tells Rasa's cache about its code).
+TRAINING_INPUTS := config.yml domain.yml $(sort $(shell find data -name '*.yml')) $(sort $(wildcard pipeline/*.py)) \
+	$(SPACY_INPUTS) requirements.lock
 MODEL_HASH := $(call hash,$(TRAINING_INPUTS))
 MODEL := models/secondlook-$(MODEL_HASH).tar.gz
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+import sys
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,8 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
+from pipeline import tfidf
+from pipeline.fingerprint import source_fingerprint
 from pipeline.tfidf import tfidf_vectorizer
 
 logger = logging.getLogger(__name__)
@@ -47,6 +50,10 @@ class LexicalIntentClassifier(GraphComponent):
             "C": 30.0,
             "ranking_length": 10,
         }
+
+    @classmethod
+    def fingerprint_addon(cls, config: dict[str, Any]) -> str:
+        return source_fingerprint(sys.modules[__name__], tfidf)
 
     def __init__(
         self,
@@ -135,7 +142,9 @@ class LexicalIntentClassifier(GraphComponent):
         averaged = {
             name: float(weight * previous.get(name, 0.0) + (1 - weight) * linear.get(name, 0.0)) for name in names
         }
-        ranking = sorted(averaged.items(), key=lambda item: item[1], reverse=True)[: self._config["ranking_length"]]
+        # Ties broken by name: the order of a set of strings changes with the hash seed.
+        ordered = sorted(averaged.items(), key=lambda item: (-item[1], item[0]))
+        ranking = ordered[: self._config["ranking_length"]]
         ranking = [{"name": name, "confidence": confidence} for name, confidence in ranking]
         message.set(INTENT, ranking[0], add_to_output=True)
         message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)

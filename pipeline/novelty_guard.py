@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+import sys
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 from sklearn.preprocessing import normalize
 
+from pipeline import tfidf
+from pipeline.fingerprint import source_fingerprint
 from pipeline.tfidf import tfidf_vectorizer
 
 logger = logging.getLogger(__name__)
@@ -129,6 +132,10 @@ class NoveltyGuard(GraphComponent):
                 "help",
             ],
         }
+
+    @classmethod
+    def fingerprint_addon(cls, config: dict[str, Any]) -> str:
+        return source_fingerprint(sys.modules[__name__], tfidf)
 
     def __init__(
         self,
