@@ -8,8 +8,8 @@ example of the intent it was given (cosine similarity). Below `min_similarity` t
 ground for that intent, and it becomes `nlu_fallback`: the bot asks rather than acts, offering the
 classifier's guesses as buttons.
 
-Resemblance alone misses everyday text that borrows an intent's words ("delete my spotify account" is
-close to "delete my account"). A second test asks a relevance model, logistic regression over the same
+Resemblance alone lets through everyday text that borrows an intent's words ("delete my twitter
+account" is close to "delete my account"). A second test asks a relevance model, logistic regression over the same
 features trained on the assistant's own intents against the everyday `out_of_scope` examples, how
 likely the message is one of the assistant's requests; below `min_relevance` it becomes a fallback too.
 
