@@ -15,7 +15,6 @@ Sits right after DIETClassifier, so FallbackClassifier and the novelty guard jud
 from __future__ import annotations
 
 import logging
-import pickle
 import sys
 from typing import Any
 
@@ -31,8 +30,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from pipeline import tfidf
-from pipeline.fingerprint import source_fingerprint
-from pipeline.tfidf import tfidf_vectorizer
+from pipeline.trained import intent_examples, restore_artefact, source_fingerprint, store_artefact
 
 logger = logging.getLogger(__name__)
 
@@ -87,20 +85,19 @@ class LexicalIntentClassifier(GraphComponent):
         return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
-        examples = [(m.get(TEXT), m.get(INTENT)) for m in training_data.intent_examples if m.get(TEXT)]
-        if len({intent for _, intent in examples}) < 2:
+        texts, intents = intent_examples(training_data)
+        if len(set(intents)) < 2:
             logger.warning("LexicalIntentClassifier: fewer than two intents to learn; the component is off")
             return self._resource
         self._model = Pipeline(
             [
-                ("features", tfidf_vectorizer()),
+                ("features", tfidf.tfidf_vectorizer()),
                 ("classifier", LogisticRegression(C=self._config["C"], max_iter=5000)),
             ]
         )
-        self._model.fit([text for text, _ in examples], [intent for _, intent in examples])
+        self._model.fit(texts, intents)
         self._speed_up(self._model)
-        with self._model_storage.write_to(self._resource) as directory:
-            (directory / MODEL_FILE).write_bytes(pickle.dumps(self._model))
+        store_artefact(self._model_storage, self._resource, MODEL_FILE, self._model)
         return self._resource
 
     @classmethod
@@ -112,18 +109,12 @@ class LexicalIntentClassifier(GraphComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> LexicalIntentClassifier:
-        try:
-            with model_storage.read_from(resource) as directory:
-                # The model's own file, written by train() above: not data from outside.
-                model = pickle.loads((directory / MODEL_FILE).read_bytes())  # noqa: S301
-        except (ValueError, FileNotFoundError):
-            logger.warning("LexicalIntentClassifier: no trained model; DIET's ranking stands alone")
-            model = None
+        missing = "LexicalIntentClassifier: no trained model; DIET's ranking stands alone"
+        model = restore_artefact(model_storage, resource, MODEL_FILE, missing)
         return cls(config, model_storage, resource, model)
 
     def process(self, messages: list[Message]) -> list[Message]:
-        texts = [message.get(TEXT) for message in messages]
-        parseable = [(message, text) for message, text in zip(messages, texts, strict=True) if text]
+        parseable = [(message, message.get(TEXT)) for message in messages if message.get(TEXT)]
         if self._model is None or not parseable:
             return messages
         # The two steps called directly: Pipeline.predict_proba's own checks cost 1.5 ms a message, more

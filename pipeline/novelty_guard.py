@@ -25,7 +25,6 @@ Intents where a wrong turn is cheap or where missing one is dangerous are left a
 from __future__ import annotations
 
 import logging
-import pickle
 import sys
 from typing import Any
 
@@ -44,8 +43,7 @@ from sklearn.pipeline import FeatureUnion
 from sklearn.preprocessing import normalize
 
 from pipeline import tfidf
-from pipeline.fingerprint import source_fingerprint
-from pipeline.tfidf import tfidf_vectorizer
+from pipeline.trained import intent_examples, restore_artefact, source_fingerprint, store_artefact
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +74,7 @@ class NoveltyIndex:
     ) -> NoveltyIndex:
         """`everyday_intent`'s examples against those of every intent not in `ignored` (nor itself) train the
         relevance model; without examples on both sides there is none."""
-        vectorizer = tfidf_vectorizer()
+        vectorizer = tfidf.tfidf_vectorizer()
         features = vectorizer.fit_transform(texts).tocsr()
         vectors = normalize(features).tocsr()
         labels = np.array(intents)
@@ -91,7 +89,7 @@ class NoveltyIndex:
 
     def similarity(self, text: str, intent: str) -> float:
         """Cosine similarity of `text` to the nearest training example of `intent` (0 when it has none)."""
-        return self.assess(text, intent)[0]
+        return self._similarity(self.vectorizer.transform([text]), intent)
 
     def relevance_of(self, text: str) -> float | None:
         """Probability that `text` is one of the assistant's own requests rather than everyday text."""
@@ -100,9 +98,11 @@ class NoveltyIndex:
     def assess(self, text: str, intent: str) -> tuple[float, float | None]:
         """Similarity to `intent` and relevance, from one pass of the vectoriser (0.6 ms)."""
         features = self.vectorizer.transform([text])
+        return self._similarity(features, intent), self._relevance(features)
+
+    def _similarity(self, features: sparse.csr_matrix, intent: str) -> float:
         examples = self.vectors_by_intent.get(intent)
-        similarity = 0.0 if examples is None else float((examples @ normalize(features).T).max())
-        return similarity, self._relevance(features)
+        return 0.0 if examples is None else float((examples @ normalize(features).T).max())
 
     def _relevance(self, features: sparse.csr_matrix) -> float | None:
         if self.relevance is None:
@@ -160,15 +160,14 @@ class NoveltyGuard(GraphComponent):
         return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
-        examples = [(m.get(TEXT), m.get(INTENT)) for m in training_data.intent_examples if m.get(TEXT)]
+        texts, intents = intent_examples(training_data)
         self._index = NoveltyIndex.build(
-            [text for text, _ in examples],
-            [intent for _, intent in examples],
+            texts,
+            intents,
             everyday_intent=self._config["everyday_intent"],
             ignored=frozenset(self._config["exempt_intents"]),
         )
-        with self._model_storage.write_to(self._resource) as directory:
-            (directory / INDEX_FILE).write_bytes(pickle.dumps(self._index))
+        store_artefact(self._model_storage, self._resource, INDEX_FILE, self._index)
         return self._resource
 
     @classmethod
@@ -180,13 +179,8 @@ class NoveltyGuard(GraphComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> NoveltyGuard:
-        try:
-            with model_storage.read_from(resource) as directory:
-                # The model's own file, written by train() above: not data from outside.
-                index = pickle.loads((directory / INDEX_FILE).read_bytes())  # noqa: S301
-        except (ValueError, FileNotFoundError):
-            logger.warning("NoveltyGuard: no trained index in the model; the check is off")
-            index = None
+        missing = "NoveltyGuard: no trained index in the model; the check is off"
+        index = restore_artefact(model_storage, resource, INDEX_FILE, missing)
         return cls(config, model_storage, resource, index)
 
     def process(self, messages: list[Message]) -> list[Message]:

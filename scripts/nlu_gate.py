@@ -84,6 +84,15 @@ def scores(gold: list[str], predicted: list[str]) -> dict:
     }
 
 
+def by_file(files: dict[str, list], results: list) -> dict[str, list]:
+    """`results`, one per message of `files` (name -> messages) in order, split back by file."""
+    split, offset = {}, 0
+    for name, items in files.items():
+        split[name] = results[offset : offset + len(items)]
+        offset += len(items)
+    return split
+
+
 def confused_pairs(gold: list[str], predicted: list[str], top: int = 8) -> list[tuple[str, str, int]]:
     """The most frequent (true intent, predicted intent) mistakes."""
     counts = Counter((g, p) for g, p in zip(gold, predicted, strict=True) if g != p)
@@ -166,16 +175,12 @@ def main() -> int:
     report = scores(gold, predicted)
     misrouted = [(t, p) for t, p in zip(everyday, everyday_predicted, strict=True) if p not in HARMLESS | SMALL_TALK]
     small_talk = sum(p in SMALL_TALK for p in everyday_predicted)
-    by_set, offset = {}, 0
-    for name, texts in everyday_sets.items():
-        landed = everyday_predicted[offset : offset + len(texts)]
-        by_set[name] = sum(p not in HARMLESS | SMALL_TALK for p in landed) / len(texts)
-        offset += len(texts)
-    accuracy_by_set, offset = {}, 0
-    for name, file_messages in held_out_files.items():
-        pairs = list(zip(gold, predicted, strict=True))[offset : offset + len(file_messages)]
-        accuracy_by_set[name] = sum(g == p for g, p in pairs) / len(pairs)
-        offset += len(file_messages)
+    by_set = {
+        name: sum(p not in HARMLESS | SMALL_TALK for p in landed) / len(landed)
+        for name, landed in by_file(everyday_sets, everyday_predicted).items()
+    }
+    held_out_by_file = by_file(held_out_files, list(zip(gold, predicted, strict=True)))
+    accuracy_by_set = {name: sum(g == p for g, p in pairs) / len(pairs) for name, pairs in held_out_by_file.items()}
     report["accuracy_by_set"] = accuracy_by_set
     report["everyday"] = {
         "misrouted_share_by_set": by_set,

@@ -1,9 +1,9 @@
-"""pipeline/fingerprint.py: a change to a component's training code reaches Rasa's cache key."""
+"""pipeline/trained.py: a change to a component's training code reaches Rasa's cache key."""
 
 import importlib.util
 
 from pipeline import lexical_intents, novelty_guard, tfidf
-from pipeline.fingerprint import source_fingerprint
+from pipeline.trained import source_fingerprint
 
 
 def module_from(path):

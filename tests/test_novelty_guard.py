@@ -22,20 +22,19 @@ TRAINING = {
 }
 
 
-def training_data() -> TrainingData:
-    return TrainingData(
-        [Message(data={"text": text, "intent": intent}) for intent, texts in TRAINING.items() for text in texts]
-    )
-
-
-@pytest.fixture
-def trained(tmp_path):
+def train_guard(tmp_path, examples: dict[str, list[str]]):
+    """A guard trained on `examples` (intent -> texts); returns what NoveltyGuard.load takes."""
     storage = LocalModelStorage(tmp_path)
     resource = Resource("novelty_guard")
     context = ExecutionContext(graph_schema=None, model_id="test")  # type: ignore[arg-type]
     guard = NoveltyGuard.create(NoveltyGuard.get_default_config(), storage, resource, context)
-    guard.train(training_data())
+    guard.train(TrainingData([Message(data={"text": t, "intent": i}) for i, texts in examples.items() for t in texts]))
     return storage, resource, context
+
+
+@pytest.fixture
+def trained(tmp_path):
+    return train_guard(tmp_path, TRAINING)
 
 
 def parsed(text: str, intent: str, confidence: float = 0.95) -> Message:
@@ -99,13 +98,7 @@ EVERYDAY = {
 
 @pytest.fixture
 def trained_with_everyday_text(tmp_path):
-    storage = LocalModelStorage(tmp_path)
-    resource = Resource("novelty_guard")
-    context = ExecutionContext(graph_schema=None, model_id="test")  # type: ignore[arg-type]
-    guard = NoveltyGuard.create(NoveltyGuard.get_default_config(), storage, resource, context)
-    examples = {**TRAINING, "forget_me": [*TRAINING["forget_me"], "delete my account"], **EVERYDAY}
-    guard.train(TrainingData([Message(data={"text": t, "intent": i}) for i, texts in examples.items() for t in texts]))
-    return storage, resource, context
+    return train_guard(tmp_path, {**TRAINING, "forget_me": [*TRAINING["forget_me"], "delete my account"], **EVERYDAY})
 
 
 def stored_index(trained) -> NoveltyIndex:
