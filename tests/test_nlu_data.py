@@ -52,8 +52,8 @@ def test_no_peoples_words_message_is_in_the_training_data(path):
     trained = {text for training in TRAINING_FILES for _, text in _examples(training)}
     items = yaml.safe_load(path.read_text())["items"]
     assert len(items) >= 40
-    # "hi" or "not yet" is in any training set; a sentence of four words or more must not be.
-    leaked = [item["text"] for item in items if len(_normalised(item["text"]).split()) >= 4
+    # "hi" or "no I haven't" is in any training set; a sentence of five words or more must not be.
+    leaked = [item["text"] for item in items if len(_normalised(item["text"]).split()) >= 5
               and _normalised(item["text"]) in trained]  # fmt: skip
     assert leaked == []
 
