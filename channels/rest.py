@@ -49,7 +49,7 @@ logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_METADATA_BYTES = 4 * 1024
-SENDER_ID = re.compile(r"^[A-Za-z0-9_.:@+=-]{1,128}$")  # also safe in the HTTP API's URLs
+SENDER_ID = re.compile(r"[A-Za-z0-9_.:@+=-]{1,128}")  # whole string (fullmatch); also safe in the API's URLs
 RESERVED_PREFIXES = ("telegram-", "slack-")  # conversations of the other channels' users
 # Rasa runs one sender's turns one at a time; more waiting than this is a script, not a person, and
 # would only pile up work (and open connections) behind that sender's lock. Per Rasa process.
@@ -126,7 +126,7 @@ class RestInput(InputChannel):
 def _sender(value: Any) -> tuple[str | None, str | None]:
     """(sender id, None) when usable, else (id or None, why not): an id that is well formed but
     reserved comes back with its reason (403), a malformed one without an id (400)."""
-    if not isinstance(value, str) or not SENDER_ID.match(value):
+    if not isinstance(value, str) or not SENDER_ID.fullmatch(value):
         return None, "sender must be 1-128 characters: letters, digits and _ . : @ + = -"
     if value.lower().startswith(RESERVED_PREFIXES):
         return value, "this sender id belongs to another channel"

@@ -64,6 +64,7 @@ async def test_a_failed_turn_answers_honestly_with_200():
         ({"sender": None, "message": "hi"}, 400),
         ({"sender": "a b", "message": "hi"}, 400),
         ({"sender": "telegram-1", "message": "hi"}, 403),
+        ({"sender": "alice\n", "message": "hi"}, 400),  # `$` of re.match would let the newline through
         ({"sender": "alice", "message": ["hi"]}, 400),
         ({"sender": "alice", "message": "hi", "metadata": "x"}, 400),
         (b"x" * (64 * 1024 + 1), 413),
