@@ -1,8 +1,9 @@
 """What is exposed, checked on the real servers: the HTTP API only with the token (which no command line
-shows), nothing of it reachable from the chat page, the action server on loopback only, and a flood
-from one sender that does not slow anyone else down."""
+shows), nothing of it reachable from the chat page, the action server on loopback only and only for
+the Rasa server (its token), and a flood from one sender that does not slow anyone else down."""
 
 import json
+import os
 import signal
 import statistics
 import subprocess
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.servers import API_TOKEN, BotProcesses
+from tests.servers import API_TOKEN, PROJECT_ROOT, VENV_BIN, BotProcesses, free_port
 
 WEBCHAT_CREDENTIALS = "channels.rest.RestInput:\nchannels.webchat.WebChatInput:\n  session_persistence: true\n"
 FLOOD_PER_SECOND = 50
@@ -161,3 +162,62 @@ def test_a_flood_from_one_sender_does_not_raise_another_users_p95_latency_more_t
     assert sent / flood_seconds >= 0.8 * FLOOD_PER_SECOND
     assert statuses.get(200, 0) <= 25  # the burst allowance, then nothing: no turn for the flood
     assert ratio <= 2.0
+
+
+ACTION_CALL = {
+    "next_action": "action_show_progress",
+    "sender_id": "someone-else",
+    "tracker": {"sender_id": "someone-else", "slots": {}, "latest_message": {}, "events": [], "paused": False},
+    "domain": {},
+    "version": "3.6.2",
+}
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer guess"}, {"Authorization": "guess"}])
+def test_the_action_server_answers_only_calls_with_the_rasa_servers_token(bot, headers):
+    """Anyone who reaches the action server could otherwise run actions (read progress, erase it) for
+    any sender id they name."""
+    action_server = f"http://127.0.0.1:{bot.action_port}"
+    assert requests.post(f"{action_server}/webhook", json=ACTION_CALL, headers=headers, timeout=10).status_code == 401
+    assert requests.get(f"{action_server}/actions", headers=headers, timeout=10).status_code == 401
+    assert requests.get(f"{action_server}/health", timeout=10).status_code == 200
+
+
+def test_the_rasa_server_sends_the_action_token(bot):
+    token = bot.env["SECONDLOOK_ACTION_TOKEN"]
+    action_server = f"http://127.0.0.1:{bot.action_port}"
+    listed = requests.get(f"{action_server}/actions", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert listed.status_code == 200 and {"name": "action_show_progress"} in listed.json()
+    sender = f"token-{uuid.uuid4().hex}"
+    replies = requests.post(
+        f"{bot.url}/webhooks/rest/webhook", json={"sender": sender, "message": "where am I?"}, timeout=30
+    ).json()
+    assert "of 5 steps done" in " ".join(reply.get("text", "") for reply in replies)  # a custom action's reply
+
+
+def test_the_action_server_does_not_start_without_a_token(tmp_path):
+    env = {key: value for key, value in os.environ.items() if key != "SECONDLOOK_ACTION_TOKEN"}
+    result = subprocess.run(
+        [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(free_port())],
+        cwd=PROJECT_ROOT, env={**env, "SANIC_HOST": "127.0.0.1"}, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "SECONDLOOK_ACTION_TOKEN must be set" in result.stdout + result.stderr
+
+
+def test_the_docker_image_passes_the_api_token_through_the_environment():
+    command = next(line for line in (PROJECT_ROOT / "Dockerfile").read_text().splitlines() if line.startswith("CMD"))
+    assert "--auth-token" not in command and "SECONDLOOK_API_TOKEN" not in command
+    assert "scripts/rasa_server.py" in command
+
+
+def test_the_cluster_keeps_its_tokens_off_command_lines_and_makes_its_own(tmp_path):
+    from scripts.run_cluster import Cluster
+
+    first, second = (Cluster(tmp_path, {}, model=tmp_path / "model.tar.gz") for _ in range(2))
+    assert first.api_token != API_TOKEN and first.api_token != second.api_token  # no test value by default
+    assert first.env["SECONDLOOK_API_TOKEN"] == first.api_token
+    assert first.env["SECONDLOOK_ACTION_TOKEN"] != second.env["SECONDLOOK_ACTION_TOKEN"]
+    for command in (first.replica_command(5005), first.action_server_command(5055)):
+        assert first.api_token not in " ".join(command)
+        assert first.env["SECONDLOOK_ACTION_TOKEN"] not in " ".join(command)
