@@ -2,12 +2,15 @@
 shows), nothing of it reachable from the chat page, the action server on loopback only and only for
 the Rasa server (its token), and a flood from one sender that does not slow anyone else down."""
 
+import http.server
 import json
 import os
+import re
 import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -221,3 +224,57 @@ def test_the_cluster_keeps_its_tokens_off_command_lines_and_makes_its_own(tmp_pa
     for command in (first.replica_command(5005), first.action_server_command(5055)):
         assert first.api_token not in " ".join(command)
         assert first.env["SECONDLOOK_ACTION_TOKEN"] not in " ".join(command)
+
+
+class Upstream(http.server.BaseHTTPRequestHandler):
+    """Stands in for every Rasa replica and action server behind the shipped nginx: 200 "upstream"."""
+
+    def _answer(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Length", "8")
+        self.end_headers()
+        self.wfile.write(b"upstream")
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *_args) -> None:
+        pass
+
+
+def test_the_shipped_nginx_does_not_pass_rest_to_the_world(tmp_path):
+    """deploy/nginx/nginx.conf as docker-compose runs it, with Docker's names and DNS replaced by loopback."""
+    upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    port, action_port, target = free_port(), free_port(), f"127.0.0.1:{upstream.server_address[1]}"
+    conf = (PROJECT_ROOT / "deploy" / "nginx" / "nginx.conf").read_text()
+    conf = re.sub(r"\n\s*resolver [^;]*;", "", conf).replace(" resolve ", " ")
+    conf = conf.replace("rasa:5005", target).replace("actions:5055", target)
+    conf = conf.replace("listen 80;", f"listen 127.0.0.1:{port};").replace(
+        "listen 5055;", f"listen 127.0.0.1:{action_port};"
+    )
+    (tmp_path / "nginx.conf").write_text(conf)
+    nginx = subprocess.Popen(
+        ["/usr/sbin/nginx", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"),
+         "-g", f"daemon off; pid {tmp_path / 'nginx.pid'}; error_log {tmp_path / 'error.log'};"],
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                requests.get(f"{base}/chat/", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert nginx.poll() is None and time.monotonic() < deadline, nginx.stderr.read() if nginx.stderr else ""
+                time.sleep(0.2)
+        assert requests.get(f"{base}/chat/", timeout=5).text == "upstream"
+        assert requests.post(f"{base}/webhooks/telegram/webhook", json={}, timeout=5).text == "upstream"
+        for path in ("/webhooks/rest/webhook", "/webhooks/rest/", "/webhooks/rest/webhook?x=1"):
+            refused = requests.post(f"{base}{path}", json={"sender": "me", "message": "hi"}, timeout=5)
+            assert refused.status_code == 404 and refused.text != "upstream"
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=10)
+        upstream.shutdown()
