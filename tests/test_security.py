@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -18,6 +19,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from channels.common import log_id
+from channels.guard import texts
 from tests.servers import API_TOKEN, PROJECT_ROOT, VENV_BIN, BotProcesses, free_port
 
 WEBCHAT_CREDENTIALS = "channels.rest.RestInput:\nchannels.webchat.WebChatInput:\n  session_persistence: true\n"
@@ -278,3 +281,21 @@ def test_the_shipped_nginx_does_not_pass_rest_to_the_world(tmp_path):
         nginx.terminate()
         nginx.wait(timeout=10)
         upstream.shutdown()
+
+
+def test_a_failed_save_leaves_neither_the_text_nor_the_sender_in_the_servers_log(bot):
+    """The database error of a failed save quotes its parameters; the server's log must not."""
+    sender, text = f"save-fails-{uuid.uuid4().hex}", "my biopsy came back as stage 3 lymphoma"
+    holder = sqlite3.connect(bot.tracker_db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another writer holds the tracker store: the turn's save times out
+    try:
+        response = requests.post(
+            f"{bot.url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=60
+        )
+    finally:
+        holder.rollback()
+        holder.close()
+    assert response.status_code == 200 and response.json()[-1]["text"] == texts()["turn_failed"]
+    log = (bot.workdir / "rasa.log").read_text(errors="replace")
+    assert text not in log and "lymphoma" not in log and sender not in log
+    assert f"saving of conversation {log_id(sender)} failed" in log
