@@ -137,7 +137,6 @@ class RestInput(InputChannel):
                 del self.in_flight[sender_id]
         return response.json(collector.messages)
 
-
     def _refused(self, request: Request) -> HTTPResponse | None:
         """401/403 when this request may not use REST at all (see the module docstring), else None."""
         if self.off:
