@@ -21,6 +21,7 @@ PRODUCTION = "production"
 DEV_ID_SALT = "secondlook-dev-salt"
 DEV_LINK_SECRET = "secondlook-dev-link-secret"
 MIN_SECRET_CHARS = 16
+_warned: set[str] = set()  # a process checks at more than one place; it warns once
 
 
 def is_production() -> bool:
@@ -56,5 +57,6 @@ def check_secrets(role: str) -> None:
         return
     if is_production():
         raise SystemExit(f"SecondLook {role}: refusing to start in production: " + "; ".join(problems))
-    for problem in problems:
-        logger.warning("%s: %s. Fine on your own machine; set it before anyone else can reach the bot.", role, problem)
+    for problem in sorted(set(problems) - _warned):
+        _warned.add(problem)
+        logger.warning("%s: %s. Fine on your own machine; set it before others can reach the bot.", role, problem)

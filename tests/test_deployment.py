@@ -55,6 +55,7 @@ def test_production_starts_with_secrets_of_its_own(clean_env):
 
 
 def test_development_only_warns(clean_env, caplog):
+    clean_env.setattr(deployment, "_warned", set())
     deployment.check_secrets("the test")
     assert "SECONDLOOK_ID_SALT" in caplog.text and "SECONDLOOK_LINK_SECRET" in caplog.text
 
