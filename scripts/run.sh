@@ -29,11 +29,8 @@ secret() {
 secret SECONDLOOK_API_TOKEN api_token
 secret SECONDLOOK_ACTION_TOKEN action_token
 secret SECONDLOOK_LINK_SECRET link_secret
-# Not made here: a new salt would orphan the progress already stored under the old one.
-if [ -z "${SECONDLOOK_ID_SALT:-}" ]; then
-  echo "warning: SECONDLOOK_ID_SALT is not set: progress keys use the public development salt." \
-       "Fine on your own machine; set your own before anyone else can reach the bot (docs/security.md)." >&2
-fi
+# The id salt is not made here (a new salt would orphan the progress stored under the old one): without
+# SECONDLOOK_ID_SALT both servers warn that they use the public development salt (actions/deployment.py).
 
 # The action server answers only on loopback (rasa_sdk reads SANIC_HOST; its own default is 0.0.0.0):
 # it runs any action for any sender id it is told, so only the Rasa server may reach it.
