@@ -59,4 +59,4 @@ def check_secrets(role: str) -> None:
         raise SystemExit(f"SecondLook {role}: refusing to start in production: " + "; ".join(problems))
     for problem in sorted(set(problems) - _warned):
         _warned.add(problem)
-        logger.warning("%s: %s. Fine on your own machine; not once others can reach it: docs/security.md", role, problem)
+        logger.warning("%s: %s. Fine on your own machine, not once others reach it: docs/security.md", role, problem)
