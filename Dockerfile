@@ -22,9 +22,13 @@ RUN useradd --create-home --uid 1000 secondlook
 WORKDIR /app
 COPY --from=build --chown=secondlook /app /app
 USER secondlook
+# Every container of this image is a production process (actions/deployment.py): both servers refuse to
+# start without secrets of their own, and REST is off unless SECONDLOOK_REST_TOKEN is set.
 ENV PATH=/app/.venv/bin:$PATH \
     TF_CPP_MIN_LOG_LEVEL=2 \
-    PYTHONHASHSEED=0
+    PYTHONHASHSEED=0 \
+    SECONDLOOK_DEPLOYMENT=production
 EXPOSE 5005 5055
-# The HTTP API is always behind a token: set SECONDLOOK_API_TOKEN.
-CMD ["sh", "-c", "exec rasa run --model models --port 5005 --enable-api --auth-token \"${SECONDLOOK_API_TOKEN:?set SECONDLOOK_API_TOKEN}\" --credentials credentials.yml --endpoints deploy/endpoints.production.yml"]
+# The HTTP API is always behind SECONDLOOK_API_TOKEN, which scripts/rasa_server.py reads from the
+# environment: on a command line `ps` would show it.
+CMD ["python", "scripts/rasa_server.py", "--model", "models", "--port", "5005", "--credentials", "credentials.yml", "--endpoints", "deploy/endpoints.production.yml"]

@@ -33,11 +33,13 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
+from actions.deployment import DEV_ID_SALT
 from actions.paths import PROJECT_ROOT, VAR_DIR
 
 DEFAULT_DATABASE_URL = f"sqlite:///{VAR_DIR / 'progress.db'}"
-# Production deployments set their own secret so that hashes cannot be recomputed from known ids.
-DEFAULT_ID_SALT = "secondlook-dev-salt"
+# Production deployments must set their own secret (actions/deployment.py), so that hashes cannot be
+# recomputed from known ids.
+DEFAULT_ID_SALT = DEV_ID_SALT
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 # Any constant: PostgreSQL serialises concurrent migrations of several starting processes on it.
 MIGRATION_LOCK_ID = 5_005_055

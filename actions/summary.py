@@ -20,9 +20,10 @@ from pathlib import Path
 from fpdf import FPDF
 
 from actions.appointments import date_text
+from actions.deployment import DEV_LINK_SECRET
 from actions.journey import Journey, Status, load_journey
 from actions.letters import LETTER_KINDS, fill_letter
-from actions.progress_store import DEFAULT_ID_SALT, ProgressStore
+from actions.progress_store import ProgressStore
 from actions.questions import QuestionBank, load_question_bank
 
 TITLE = "My second-opinion preparation"
@@ -32,6 +33,8 @@ DISCLAIMER = (
 )
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 DEFAULT_LINK_TTL_SECONDS = 3600
+MAX_LINK_TTL_SECONDS = 86400  # whatever is configured: a link to health notes should not live for weeks
+CLOCK_SKEW_SECONDS = 60  # between the action server that signs and the Rasa replica that verifies
 # Where the Rasa server serves the documents (channels/preparation.py): <path>/<token>.pdf or .md
 SUMMARY_PATH = "/chat/summary"
 MARKDOWN_SPECIALS = "\\`*_{}[]<>#|"
@@ -221,11 +224,9 @@ def to_pdf(blocks: list[Block]) -> bytes:
 
 
 def _link_secret() -> bytes:
-    explicit = os.environ.get("SECONDLOOK_LINK_SECRET")
-    if explicit:
-        return explicit.encode()
-    salt = (os.environ.get("SECONDLOOK_ID_SALT") or DEFAULT_ID_SALT).encode()
-    return hmac.new(salt, b"summary-links", hashlib.sha256).digest()
+    """A key of its own, never derived from the id salt: knowing one secret must not give the other.
+    `make run` generates one (scripts/run.sh); production refuses to start without one."""
+    return (os.environ.get("SECONDLOOK_LINK_SECRET", "").strip() or DEV_LINK_SECRET).encode()
 
 
 def _signature(payload: str) -> str:
@@ -234,7 +235,7 @@ def _signature(payload: str) -> str:
 
 
 def link_ttl_seconds() -> int:
-    return int(os.environ.get("SECONDLOOK_SUMMARY_LINK_TTL") or DEFAULT_LINK_TTL_SECONDS)
+    return min(int(os.environ.get("SECONDLOOK_SUMMARY_LINK_TTL") or DEFAULT_LINK_TTL_SECONDS), MAX_LINK_TTL_SECONDS)
 
 
 def sign_token(user_key: str, now: float | None = None, ttl: int | None = None) -> str:
@@ -245,13 +246,15 @@ def sign_token(user_key: str, now: float | None = None, ttl: int | None = None) 
 
 
 def verify_token(token: str, now: float | None = None) -> str | None:
-    """The user key a token names, or None if it was altered, forged or has expired."""
+    """The user key a token names, or None if it was altered, forged, has expired, or claims to live
+    longer than this server allows (a link is capped here too, not only where it is issued)."""
     parts = token.split(".")
     if len(parts) != 3 or not parts[1].isdigit():
         return None
     key, expires, signature = parts
     if not hmac.compare_digest(signature, _signature(f"{key}.{expires}")):
         return None
-    if int(expires) < (now if now is not None else time.time()):
+    now = now if now is not None else time.time()
+    if not now <= int(expires) <= now + link_ttl_seconds() + CLOCK_SKEW_SECONDS:
         return None
     return key

@@ -27,6 +27,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy.exc import SQLAlchemyError
 
+from actions.deployment import check_secrets
 from actions.locale import current_locale
 from actions.preparation_actions import CHECKIN_INTENT
 from actions.progress_store import get_store
@@ -116,6 +117,8 @@ class PreparationInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> PreparationInput:
+        # Also when started as plain `rasa run` (not scripts/rasa_server.py): this server verifies the links.
+        check_secrets("the Rasa server")
         return cls()
 
     def url_prefix(self) -> str:

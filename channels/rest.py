@@ -7,10 +7,14 @@ user writing into another's), a non-string message or sender is a 500 or a crash
 the client may set `input_channel`, nothing limits the size, and a failed turn answers 200 with no
 reply. Here:
 
+- with a token configured (`SECONDLOOK_REST_TOKEN`, or `token` in credentials.yml) every request must
+  carry `Authorization: Bearer <token>`, else 401; in production (actions/deployment.py) REST is off
+  (403) unless a token is configured: REST trusts the sender id it is given, so on the open internet
+  anyone could read a conversation whose id they know;
 - the body must be a JSON object (any content type: `curl -d` sends a form type) of at most 64 KB,
   else 400 / 413; `sender` a string of 1-128 letters, digits and `_.:@+=-`, not one of the ids that belong to
-  Telegram (`telegram-...`) or Slack (`slack-...`), else 400 / 403; `message` a string, else 400;
-  `metadata` absent or an object;
+  Telegram (`telegram-...`), Slack (`slack-...`) or the web chat (its session ids: 32 hex digits),
+  else 400 / 403; `message` a string, else 400; `metadata` absent or an object;
 - the text is cleaned as on every channel (channels/guard.py); an empty or too long message gets a
   polite reply (200, the turn is not run, nothing is stored);
 - one sender may send `SECONDLOOK_RATE_BURST` messages at once, then `SECONDLOOK_RATE_PER_SECOND`,
@@ -23,6 +27,7 @@ reply. Here:
 from __future__ import annotations
 
 import collections
+import hmac
 import json
 import logging
 import os
@@ -35,7 +40,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels.common import log_id
+from actions.deployment import is_production
+from channels.common import log_id, setting
 from channels.guard import (
     RateLimiter,
     answer_turn,
@@ -44,12 +50,13 @@ from channels.guard import (
     keep_conversations_in_their_store,
     texts,
 )
+from channels.webchat import SESSION_ID as WEBCHAT_SESSION_ID
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_METADATA_BYTES = 4 * 1024
-SENDER_ID = re.compile(r"^[A-Za-z0-9_.:@+=-]{1,128}$")  # also safe in the HTTP API's URLs
+SENDER_ID = re.compile(r"[A-Za-z0-9_.:@+=-]{1,128}")  # whole string (fullmatch); also safe in the API's URLs
 RESERVED_PREFIXES = ("telegram-", "slack-")  # conversations of the other channels' users
 # Rasa runs one sender's turns one at a time; more waiting than this is a script, not a person, and
 # would only pile up work (and open connections) behind that sender's lock. Per Rasa process.
@@ -65,9 +72,14 @@ class RestInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> RestInput:
-        return cls()
+        return cls(setting(credentials, "token", "SECONDLOOK_REST_TOKEN"))
 
-    def __init__(self) -> None:
+    def __init__(self, token: str | None = None) -> None:
+        token = token or setting(None, "token", "SECONDLOOK_REST_TOKEN")
+        self.expected_authorization = f"Bearer {token}".encode() if token else None
+        self.off = self.expected_authorization is None and is_production()
+        if self.off:
+            logger.warning("REST is off in production: set SECONDLOOK_REST_TOKEN to offer it with a token")
         self.limiter = RateLimiter()
         self.in_flight: collections.Counter[str] = collections.Counter()
         self.max_in_flight = int(os.environ.get("SECONDLOOK_REST_MAX_IN_FLIGHT", DEFAULT_MAX_IN_FLIGHT))
@@ -88,6 +100,9 @@ class RestInput(InputChannel):
         return rest
 
     async def receive(self, request: Request, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> HTTPResponse:
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
         body = request.body or b""
         if len(body) > MAX_BODY_BYTES:
             return _error(413, f"the body is larger than {MAX_BODY_BYTES // 1024} KB")
@@ -122,13 +137,24 @@ class RestInput(InputChannel):
                 del self.in_flight[sender_id]
         return response.json(collector.messages)
 
+    def _refused(self, request: Request) -> HTTPResponse | None:
+        """401/403 when this request may not use REST at all (see the module docstring), else None."""
+        if self.off:
+            return _error(403, "the REST channel is off in production; set SECONDLOOK_REST_TOKEN to offer it")
+        if self.expected_authorization is None:
+            return None
+        sent = str(request.headers.get("Authorization") or "").encode()
+        if hmac.compare_digest(sent, self.expected_authorization):
+            return None
+        return _error(401, "this REST channel needs the header Authorization: Bearer <token>")
+
 
 def _sender(value: Any) -> tuple[str | None, str | None]:
     """(sender id, None) when usable, else (id or None, why not): an id that is well formed but
     reserved comes back with its reason (403), a malformed one without an id (400)."""
-    if not isinstance(value, str) or not SENDER_ID.match(value):
+    if not isinstance(value, str) or not SENDER_ID.fullmatch(value):
         return None, "sender must be 1-128 characters: letters, digits and _ . : @ + = -"
-    if value.lower().startswith(RESERVED_PREFIXES):
+    if value.lower().startswith(RESERVED_PREFIXES) or WEBCHAT_SESSION_ID.fullmatch(value):
         return value, "this sender id belongs to another channel"
     return value, None
 

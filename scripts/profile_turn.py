@@ -97,7 +97,11 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             actions = BotProcesses(Path(tmp), env=env, endpoints=PRODUCTION_ENDPOINTS)
             actions.start_action_server()
-            os.environ.update(env, ACTION_SERVER_URL=f"http://127.0.0.1:{actions.action_port}/webhook")
+            os.environ.update(
+                env,
+                ACTION_SERVER_URL=f"http://127.0.0.1:{actions.action_port}/webhook",
+                SECONDLOOK_ACTION_TOKEN=actions.env["SECONDLOOK_ACTION_TOKEN"],
+            )
             try:
                 turns = asyncio.run(profile(trained_model()))
             finally:

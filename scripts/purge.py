@@ -24,6 +24,10 @@ DEFAULT_RETENTION_DAYS = 180
 
 
 def tracker_store_from(endpoints: Path) -> ErasableSQLTrackerStore:
+    # Rasa expands every ${VARIABLE} of the file and stops at an unset one; purging needs only the
+    # tracker store, not the action servers' address or token.
+    for variable in ("SECONDLOOK_ACTION_TOKEN", "ACTION_SERVER_URL"):
+        os.environ.setdefault(variable, "")
     config = read_endpoint_config(str(endpoints), "tracker_store")
     if config is None or not config.type.endswith("ErasableSQLTrackerStore"):
         raise SystemExit(f"{endpoints}: the tracker store is not stores.tracker_store.ErasableSQLTrackerStore")

@@ -6,7 +6,9 @@ without containers; the scale-out tests and `make bench` start it too.
     .venv/bin/python scripts/run_cluster.py --replicas 3 --action-servers 2 --port 8080
 
 Environment: DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD (PostgreSQL: the tracker store and the
-progress database; the database is created if missing), REDIS_HOST, REDIS_PORT, SECONDLOOK_API_TOKEN.
+progress database; the database is created if missing), REDIS_HOST, REDIS_PORT, SECONDLOOK_API_TOKEN (else
+the one `make run` keeps in var/api_token), SECONDLOOK_ACTION_TOKEN (else one made for the run). Tokens
+reach the servers through the environment, never their command lines (where `ps` shows them).
 """
 
 import argparse
@@ -24,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import requests  # noqa: E402
 
-from tests.servers import API_TOKEN, PROJECT_ROOT, VENV_BIN, free_port, trained_model, wait_until  # noqa: E402
+from tests.servers import PROJECT_ROOT, VENV_BIN, free_port, trained_model, wait_until  # noqa: E402
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 PRODUCTION_ENDPOINTS = PROJECT_ROOT / "deploy" / "endpoints.production.yml"
@@ -135,7 +137,7 @@ class Cluster:
         action_servers: int = 1,
         endpoints: Path = PRODUCTION_ENDPOINTS,
         port: int | None = None,
-        api_token: str = API_TOKEN,
+        api_token: str | None = None,
         model: Path | None = None,
         credentials: Path = PROJECT_ROOT / "credentials.yml",
     ):
@@ -147,7 +149,7 @@ class Cluster:
         self.replica_urls = [f"http://127.0.0.1:{p}" for p in self.replica_ports]
         self.action_ports = [free_port() for _ in range(action_servers)]
         self.endpoints = endpoints
-        self.api_token = api_token
+        self.api_token = api_token or secrets.token_urlsafe(32)  # never a fixed value someone could know
         self.model = model
         self.credentials = credentials
         self.env = {
@@ -155,7 +157,9 @@ class Cluster:
             "TF_CPP_MIN_LOG_LEVEL": "2",
             **env,
             "ACTION_SERVER_URL": f"http://127.0.0.1:{self.action_port}/webhook",
+            "SECONDLOOK_API_TOKEN": self.api_token,
         }
+        self.env.setdefault("SECONDLOOK_ACTION_TOKEN", secrets.token_urlsafe(32))
         self.processes: list[subprocess.Popen] = []
         self.replicas: list[subprocess.Popen] = []
         self.action_servers: list[subprocess.Popen] = []
@@ -182,29 +186,24 @@ class Cluster:
         pid = self.workdir / "nginx.pid"
         self._spawn([NGINX, "-p", str(self.workdir), "-c", str(conf), "-g", f"daemon off; pid {pid};"], "nginx.log")
 
+    def action_server_command(self, port: int) -> list[str]:
+        return [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(port)]
+
+    def replica_command(self, port: int) -> list[str]:
+        """A Rasa replica through scripts/rasa_server.py, which takes the API token from the environment."""
+        return [
+            str(VENV_BIN / "python"), "scripts/rasa_server.py", "--model", str(self.model or trained_model()),
+            "--interface", "127.0.0.1", "--port", str(port),
+            "--credentials", str(self.credentials), "--endpoints", str(self.endpoints),
+        ]  # fmt: skip
+
     def start(self) -> "Cluster":
         for index, port in enumerate(self.action_ports):
-            self.action_servers.append(
-                self._spawn(
-                    [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(port)],
-                    f"actions-{index}.log",
-                )
-            )
+            self.action_servers.append(self._spawn(self.action_server_command(port), f"actions-{index}.log"))
         for port in self.action_ports:
             wait_until(lambda p=port: requests.get(f"http://127.0.0.1:{p}/health", timeout=2).ok, 90, "action server")
-        model = self.model or trained_model()
         for index, port in enumerate(self.replica_ports):
-            self.replicas.append(
-                self._spawn(
-                    [
-                        str(VENV_BIN / "rasa"), "run", "--model", str(model),
-                        "--interface", "127.0.0.1", "--port", str(port),
-                        "--enable-api", "--auth-token", self.api_token,
-                        "--credentials", str(self.credentials), "--endpoints", str(self.endpoints),
-                    ],
-                    f"rasa-{index}.log",
-                )
-            )  # fmt: skip
+            self.replicas.append(self._spawn(self.replica_command(port), f"rasa-{index}.log"))
         self.start_nginx()
         for url in self.replica_urls:
             wait_until(lambda u=url: requests.get(f"{u}/status?token={self.api_token}", timeout=2).ok, 300, url)

@@ -29,6 +29,8 @@ from rasa.core.lock import Ticket, TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, LockStore
 from rasa.utils.endpoints import EndpointConfig
 
+from channels.common import log_id
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_KEY_PREFIX = "secondlook"
@@ -203,7 +205,8 @@ class AtomicRedisLockStore(LockStore):
         self._replace(keys=[self._key(lock.conversation_id)], args=args)
 
     def delete_lock(self, conversation_id: str) -> None:
-        self._log_deletion(conversation_id, bool(self.red.delete(self._key(conversation_id))))
+        deleted = bool(self.red.delete(self._key(conversation_id)))
+        logger.debug("%s the lock of conversation %s.", "Deleted" if deleted else "Found no", log_id(conversation_id))
 
     def update_lock(self, conversation_id: str) -> None:
         """Drop expired tickets (one script; the base class would read, change and write back)."""
@@ -225,7 +228,7 @@ class AtomicRedisLockStore(LockStore):
             self._try(keys=[self._key(conversation_id)], args=[ticket + _FIRST_REDIS_TICKET, _ms(lock_lifetime)])
         )
         if state < 0:
-            raise LockError(f"Could not acquire lock for conversation_id '{conversation_id}': ticket expired.")
+            raise LockError(f"Could not acquire the lock of conversation {log_id(conversation_id)}: ticket expired.")
         return state == 1
 
     @asynccontextmanager
@@ -244,7 +247,7 @@ class AtomicRedisLockStore(LockStore):
             while not self.try_acquire(conversation_id, ticket, lock_lifetime):
                 await asyncio.sleep(interval)
                 interval = min(interval * 2, MAX_POLL_INTERVAL_S, max(wait_time_in_seconds, self.poll_interval))
-            logger.debug(f"Acquired lock for conversation '{conversation_id}' (ticket {ticket}).")
+            logger.debug("Acquired the lock of conversation %s (ticket %d).", log_id(conversation_id), ticket)
             renewal = asyncio.create_task(self._keep_renewed(conversation_id, ticket, lock_lifetime))
             yield TicketLock(conversation_id, deque([Ticket(ticket, time.time() + lock_lifetime)]))
         finally:
@@ -261,4 +264,5 @@ class AtomicRedisLockStore(LockStore):
             try:
                 self.try_acquire(conversation_id, ticket, lock_lifetime)
             except (LockError, redis.RedisError) as error:
-                logger.warning(f"Could not renew the lock of conversation '{conversation_id}': {error}")
+                # The id is personal data (for the web chat a session id, which works like a password).
+                logger.warning("Could not renew the lock of conversation %s: %s", log_id(conversation_id), error)

@@ -1,22 +1,65 @@
-"""Rasa's SQL tracker store, with erasure.
+"""Rasa's SQL tracker store, with erasure, and database errors that carry no personal data.
 
 Rasa open source has no way to delete a conversation, and it saves the in-memory tracker after every
 turn: rows deleted from inside an action would be written straight back. So erasure happens here,
 at save time: when the turn being saved ran `action_forget_me` to completion, every stored event of
 that sender is deleted and nothing of the turn is written.
+
+A failed statement's SQLAlchemy error quotes its parameters: the sender id (for the web chat, a
+session id that works like a password) and the events with the message text. Whoever logs the error
+(channels/guard.py logs a failed turn with its traceback) would write them to the log. So every
+database error of this store is replaced by one that says only what failed: the operation, a hash of
+the sender id, the error classes, PostgreSQL's SQLSTATE code and the statement with its placeholders.
 """
 
 import logging
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import ActionExecuted, AllSlotsReset, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy.exc import SQLAlchemyError, StatementError
+
+from channels.common import log_id
 
 logger = logging.getLogger(__name__)
 
 ERASURE_ACTION = "action_forget_me"
+MAX_STATEMENT_CHARS = 160
+
+
+class ConversationStoreError(Exception):
+    """A database error of the tracker store, told without its parameters."""
+
+
+def describe(error: SQLAlchemyError, operation: str, sender_id: str | None) -> str:
+    """What failed, in words that hold no message text and no sender id (see the module docstring).
+
+    The driver's own message is left out too: PostgreSQL quotes values in some (a duplicate key, a
+    malformed number), so only its class and SQLSTATE code are kept."""
+    subject = f" of conversation {log_id(sender_id)}" if sender_id is not None else ""
+    parts = [f"{operation}{subject} failed: {type(error).__name__}"]
+    original = getattr(error, "orig", None)
+    if original is not None:
+        code = getattr(original, "pgcode", None)
+        parts.append(f"({type(original).__module__}.{type(original).__name__}{f', SQLSTATE {code}' if code else ''})")
+    if isinstance(error, StatementError) and error.statement:
+        shape = re.sub(r"\s+", " ", str(error.statement)).strip()
+        parts.append(f"in `{shape[:MAX_STATEMENT_CHARS]}{'...' if len(shape) > MAX_STATEMENT_CHARS else ''}`")
+    return " ".join(parts)
+
+
+@contextmanager
+def errors_without_data(operation: str, sender_id: str | None = None) -> Iterator[None]:
+    """Turns a database error into a `ConversationStoreError` that neither quotes nor chains it."""
+    try:
+        yield
+    except SQLAlchemyError as error:
+        raise ConversationStoreError(describe(error, operation, sender_id)) from None
 
 
 def erasure_completed(tracker: DialogueStateTracker) -> bool:
@@ -45,11 +88,21 @@ class ErasableSQLTrackerStore(SQLTrackerStore):
             removed = self.erase(tracker.sender_id)
             logger.info("erased a conversation on request (%d events)", removed)
             return
-        await super().save(tracker)
+        with errors_without_data("saving", tracker.sender_id):
+            await super().save(tracker)
+
+    async def _retrieve(self, sender_id: str, fetch_events_from_all_sessions: bool) -> DialogueStateTracker | None:
+        """Both of Rasa's ways to read a conversation (the current session, or all of it) come here."""
+        with errors_without_data("reading", sender_id):
+            return await super()._retrieve(sender_id, fetch_events_from_all_sessions)
+
+    async def keys(self) -> Iterable[str]:
+        with errors_without_data("listing conversations"):
+            return await super().keys()
 
     def erase(self, sender_id: str) -> int:
         """Delete every stored event of `sender_id`; returns how many went."""
-        with self.session_scope() as session:
+        with errors_without_data("erasing", sender_id), self.session_scope() as session:
             removed = session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == sender_id).delete()
             session.commit()
         return removed

@@ -2,6 +2,7 @@
 databases in a temporary folder."""
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -13,6 +14,8 @@ import requests
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = PROJECT_ROOT / ".venv" / "bin"
 API_TOKEN = "e2e-test-token"
+# The action server answers only calls with this header (rasa_sdk_plugins/); Rasa expands the variable.
+ACTION_ENDPOINT_HEADERS = "  headers:\n    Authorization: Bearer ${SECONDLOOK_ACTION_TOKEN}\n"
 
 
 def free_port() -> int:
@@ -67,12 +70,13 @@ class BotProcesses:
             **(env or {}),
         }
         self.env.setdefault("ACTION_SERVER_URL", f"http://127.0.0.1:{self.action_port}/webhook")
+        self.env.setdefault("SECONDLOOK_ACTION_TOKEN", secrets.token_urlsafe(24))  # as scripts/run.sh
         self.credentials = credentials or PROJECT_ROOT / "credentials.yml"
         self.tracker_db = workdir / "tracker.db"
         self.endpoints = endpoints or workdir / "endpoints.yml"
         if endpoints is None:
             self.endpoints.write_text(
-                f'action_endpoint:\n  url: "http://127.0.0.1:{self.action_port}/webhook"\n'
+                f'action_endpoint:\n  url: "http://127.0.0.1:{self.action_port}/webhook"\n{ACTION_ENDPOINT_HEADERS}'
                 f"tracker_store:\n  type: stores.tracker_store.ErasableSQLTrackerStore\n"
                 f"  dialect: sqlite\n  db: {self.tracker_db}\n"
             )

@@ -21,7 +21,7 @@ from channels.guard import texts
 from scripts.throwaway_database import throwaway_database
 from tests.conftest import POSTGRES_URL
 from tests.faults import TcpProxy
-from tests.servers import API_TOKEN, BotProcesses, reply_text
+from tests.servers import ACTION_ENDPOINT_HEADERS, API_TOKEN, BotProcesses, reply_text
 
 ACTION_FAILED = texts()["action_failed"]
 TURN_FAILED = texts()["turn_failed"]
@@ -61,7 +61,7 @@ def bot(tmp_path_factory, database, tracker_db, progress_db):
     )
     action_proxy = TcpProxy(processes.action_port).start()
     processes.endpoints.write_text(
-        f'action_endpoint:\n  url: "http://127.0.0.1:{action_proxy.port}/webhook"\n'
+        f'action_endpoint:\n  url: "http://127.0.0.1:{action_proxy.port}/webhook"\n{ACTION_ENDPOINT_HEADERS}'
         "tracker_store:\n  type: stores.tracker_store.ErasableSQLTrackerStore\n"
         f"  dialect: postgresql\n  url: 127.0.0.1\n  port: {tracker_db.port}\n  db: {database}\n"
         "  username: postgres\n"

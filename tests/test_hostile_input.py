@@ -7,9 +7,12 @@ conversation is exactly as it was."""
 import asyncio
 import collections
 import json
+import socket
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import requests
@@ -158,6 +161,77 @@ def test_a_flood_from_one_rest_sender_gets_429_with_a_polite_reply(bot):
     assert limited.json() == [{"recipient_id": sender, "text": texts()["slow_down"]}]
     assert limited.headers["Retry-After"] == "1"
     assert rest(bot, {"sender": f"other-{uuid.uuid4().hex}", "message": "hi"}).status_code == 200
+
+
+# --- oversize bodies -----------------------------------------------------------------------------
+
+HUGE = 90_000_000  # under Sanic's own default limit (100 MB), which the server used to read into memory
+BIG = 60_000_000
+
+
+def open_request(bot: BotProcesses, path: str, length: int) -> socket.socket:
+    """A POST whose headers announce `length` bytes of body, of which none is sent yet."""
+    connection = socket.create_connection(("127.0.0.1", bot.rasa_port), timeout=10)
+    head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    connection.sendall(f"{head}Content-Length: {length}\r\n\r\n".encode())
+    return connection
+
+
+@pytest.mark.parametrize(
+    "path", ["/webhooks/rest/webhook", "/webhooks/telegram/webhook", "/webhooks/slack/webhook", "/model/parse"]
+)
+def test_an_oversize_body_is_refused_with_413_before_it_is_read(bot, path):
+    started = time.monotonic()
+    with open_request(bot, path, HUGE) as connection:
+        connection.settimeout(5)  # the server answers on the headers alone: it never waits for the body
+        answer = connection.recv(200)
+    assert answer.startswith(b"HTTP/1.1 413"), answer
+    assert time.monotonic() - started < 5
+
+
+def rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1]) / 1024
+
+
+def send_big_body(bot: BotProcesses) -> float:
+    """Sends a BIG body as fast as the server takes it; seconds until the server stopped taking it."""
+    started = time.monotonic()
+    chunk = b" " * 1_000_000
+    with open_request(bot, "/webhooks/rest/webhook", BIG) as connection:
+        try:
+            for _ in range(BIG // len(chunk)):
+                connection.sendall(chunk)
+            connection.recv(200)
+        except OSError:  # the server answered 413 and closed the connection: what should happen
+            pass
+    return time.monotonic() - started
+
+
+def test_oversize_bodies_sent_at_once_do_not_grow_the_server(bot):
+    """4 x 60 MB sent at once (loopback, bounded): the server refuses them instead of holding them
+    (it used to keep each in memory: hundreds of MB on a machine other servers share)."""
+    pid = bot.rasa_server.pid
+    before, peak, sending = rss_mb(pid), rss_mb(pid), True
+
+    def watch() -> None:
+        nonlocal peak
+        while sending:
+            peak = max(peak, rss_mb(pid))
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            durations = [round(seconds, 1) for seconds in pool.map(lambda _: send_big_body(bot), range(4))]
+    finally:
+        sending = False
+        watcher.join()
+    print(f"oversize bodies: RSS {before:.0f} MB before, peak {peak:.0f} MB; seconds {durations}")
+    assert peak - before < 100
+    assert max(durations) < 30
+    assert rest(bot, {"sender": f"after-{uuid.uuid4().hex}", "message": "hi"}).status_code == 200
 
 
 # --- socket.io ---------------------------------------------------------------------------------

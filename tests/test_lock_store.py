@@ -13,6 +13,7 @@ import redis
 from rasa.core.lock_store import LockError, LockStore, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 
+from channels.common import log_id
 from stores.lock_store import AtomicRedisLockStore
 
 REDIS = {"host": "127.0.0.1", "port": 6379}
@@ -187,3 +188,26 @@ def test_ours_never_does(prefix):
         issued = _draw_at_once(stores, f"c{attempt}")
         assert sorted(issued) == list(range(8))
         stores[0].delete_lock(f"c{attempt}")
+
+
+async def test_a_failed_renewal_logs_a_hash_of_the_conversation_not_its_id(prefix, caplog):
+    """The conversation id is the sender id (for the web chat, a session id that works like a password)."""
+    store = store_for(prefix)
+    conversation = "webchat-sender-4f1c9e"
+    with caplog.at_level("DEBUG", logger="stores.lock_store"):
+        async with store.lock(conversation, lock_lifetime=0.3):
+            store.red.delete(store._key(conversation))  # the ticket is gone: the next renewal fails
+            await asyncio.sleep(0.35)
+    renewal_warnings = [record for record in caplog.records if "renew" in record.getMessage()]
+    assert renewal_warnings
+    assert conversation not in caplog.text
+    assert log_id(conversation) in renewal_warnings[0].getMessage()
+
+
+def test_a_lost_ticket_names_the_conversation_by_its_hash(prefix):
+    store = store_for(prefix)
+    ticket = store.issue_ticket("webchat-sender-4f1c9e", lock_lifetime=0.05)
+    time.sleep(0.1)
+    with pytest.raises(LockError) as lost:
+        store.try_acquire("webchat-sender-4f1c9e", ticket)
+    assert "webchat-sender-4f1c9e" not in str(lost.value) and log_id("webchat-sender-4f1c9e") in str(lost.value)

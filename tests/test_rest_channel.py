@@ -12,6 +12,7 @@ from rasa.core.channels.channel import UserMessage
 
 from channels.guard import MAX_MESSAGE_CHARS, texts
 from channels.rest import RestInput
+from channels.webchat import SessionIds
 
 
 class Rasa:
@@ -28,9 +29,9 @@ class Rasa:
         await message.output_channel.send_text_message(message.sender_id, f"echo {message.text}")
 
 
-async def post(channel: RestInput, rasa: Rasa, body: bytes | dict) -> tuple[int, object]:
+async def post(channel: RestInput, rasa: Rasa, body: bytes | dict, **headers: str) -> tuple[int, object]:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    response = await channel.receive(SimpleNamespace(body=raw), rasa)
+    response = await channel.receive(SimpleNamespace(body=raw, headers=headers), rasa)
     return response.status, json.loads(response.body)
 
 
@@ -64,6 +65,8 @@ async def test_a_failed_turn_answers_honestly_with_200():
         ({"sender": None, "message": "hi"}, 400),
         ({"sender": "a b", "message": "hi"}, 400),
         ({"sender": "telegram-1", "message": "hi"}, 403),
+        ({"sender": "alice\n", "message": "hi"}, 400),  # `$` of re.match would let the newline through
+        ({"sender": "0123456789abcdef0123456789abcdef", "message": "hi"}, 403),  # shaped like a web chat session
         ({"sender": "alice", "message": ["hi"]}, 400),
         ({"sender": "alice", "message": "hi", "metadata": "x"}, 400),
         (b"x" * (64 * 1024 + 1), 413),
@@ -73,6 +76,46 @@ async def test_malformed_requests_never_reach_rasa(body, status):
     rasa = Rasa()
     assert (await post(RestInput(), rasa, body))[0] == status
     assert rasa.messages == []
+
+
+@pytest.fixture
+def rest_env(monkeypatch):
+    monkeypatch.delenv("SECONDLOOK_DEPLOYMENT", raising=False)
+    monkeypatch.delenv("SECONDLOOK_REST_TOKEN", raising=False)
+    return monkeypatch
+
+
+async def test_a_web_chat_session_id_cannot_be_used_over_rest(rest_env):
+    """A leaked session id would otherwise read and erase that person's data without the web chat's signature."""
+    rasa = Rasa()
+    session_id = SessionIds(b"any key").new()
+    status, reply = await post(RestInput(), rasa, {"sender": session_id, "message": "show my data"})
+    assert status == 403 and "another channel" in reply["error"] and rasa.messages == []
+
+
+async def test_with_a_rest_token_set_only_requests_that_carry_it_get_through(rest_env):
+    rest_env.setenv("SECONDLOOK_REST_TOKEN", "rest-token-0123456789")
+    rasa, channel, body = Rasa(), RestInput(), {"sender": "alice", "message": "hi"}
+    assert (await post(channel, rasa, body))[0] == 401
+    assert (await post(channel, rasa, body, Authorization="Bearer guess"))[0] == 401
+    assert (await post(channel, rasa, body, Authorization="rest-token-0123456789"))[0] == 401
+    assert rasa.messages == []
+    assert (await post(channel, rasa, body, Authorization="Bearer rest-token-0123456789"))[0] == 200
+
+
+async def test_in_production_rest_is_off_without_a_token_and_needs_it_with_one(rest_env):
+    rest_env.setenv("SECONDLOOK_DEPLOYMENT", "production")
+    rasa, body = Rasa(), {"sender": "alice", "message": "hi"}
+    status, reply = await post(RestInput(), rasa, body)
+    assert status == 403 and "SECONDLOOK_REST_TOKEN" in reply["error"]
+    rest_env.setenv("SECONDLOOK_REST_TOKEN", "rest-token-0123456789")
+    assert (await post(RestInput(), rasa, body))[0] == 401
+    assert (await post(RestInput(), rasa, body, Authorization="Bearer rest-token-0123456789"))[0] == 200
+    assert len(rasa.messages) == 1
+
+
+async def test_on_a_developers_machine_rest_stays_open_without_a_token(rest_env):
+    assert (await post(RestInput(), Rasa(), {"sender": "alice", "message": "hi"}))[0] == 200
 
 
 async def test_empty_and_too_long_messages_are_answered_without_a_turn():
@@ -113,7 +156,7 @@ BODIES = st.one_of(
 async def test_no_generated_body_crashes_the_channel_or_reaches_rasa_unchecked(body):
     rasa = Rasa()
     status, _ = await post(RestInput(), rasa, body)
-    assert status in (200, 400, 403, 413, 429)
+    assert status in (200, 400, 401, 403, 413, 429)
     for message in rasa.messages:
         assert status == 200
         assert isinstance(message.text, str) and 0 < len(message.text) <= MAX_MESSAGE_CHARS

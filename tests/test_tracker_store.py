@@ -1,16 +1,24 @@
 """The erasable SQL tracker store against SQLite and the real PostgreSQL: a completed erasure deletes
-every stored event of that sender and writes nothing back; other conversations are untouched."""
+every stored event of that sender and writes nothing back; other conversations are untouched; a
+database failure is logged without the message text or the sender id."""
 
+import logging
+import sqlite3
 import time
 import uuid
+from types import SimpleNamespace
 
 import pytest
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.tracker_store import FailSafeTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, AllSlotsReset, BotUttered, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import create_engine, text
 
-from stores.tracker_store import ErasableSQLTrackerStore, erasure_completed
+from channels.common import log_id
+from channels.guard import answer_turn, keep_conversations_in_their_store
+from stores.tracker_store import ConversationStoreError, ErasableSQLTrackerStore, erasure_completed
 from tests.conftest import PROJECT_ROOT
 
 
@@ -97,3 +105,67 @@ async def test_purge_removes_only_idle_conversations(tracker_store, domain):
     assert tracker_store.purge_idle(time.time() - 180 * 86400) == 2
     assert stored_rows(tracker_store, idle) == 0
     assert stored_rows(tracker_store, active) == 2
+
+
+# --- a failed save leaves no personal data in the log ---------------------------------------------
+
+SECRET_TEXT = "the biopsy says stage 3 lymphoma"
+
+
+async def failed_turn_log(store: ErasableSQLTrackerStore, sender: str, domain: Domain, caplog) -> str:
+    """Everything logged, at every level, while a turn's save fails inside Rasa's fail-safe wrapper with
+    our error callback (channels/guard.py), the turn running through the channels' `answer_turn`."""
+    fail_safe = FailSafeTrackerStore(store)
+    await keep_conversations_in_their_store(
+        SimpleNamespace(ctx=SimpleNamespace(agent=SimpleNamespace(tracker_store=fail_safe)))
+    )
+    tracker = conversation(sender, domain, UserUttered(SECRET_TEXT, {"name": "doubt_diagnosis"}))
+
+    async def rasa_handles(_message: UserMessage) -> None:
+        await fail_safe.save(tracker)
+
+    output = CollectingOutputChannel()
+    with caplog.at_level(logging.DEBUG):
+        assert not await answer_turn(rasa_handles, UserMessage(SECRET_TEXT, output, sender))
+    assert output.messages  # the honest reply went out
+    return caplog.text
+
+
+def assert_no_personal_data(log: str, sender: str) -> None:
+    assert SECRET_TEXT not in log and "lymphoma" not in log
+    assert sender not in log and sender[:24] not in log
+    assert "failed" in log and log_id(sender) in log and "INSERT INTO events" in log  # the failure, described
+
+
+async def test_a_save_that_fails_on_a_locked_sqlite_database_is_logged_without_text_or_sender(tmp_path, domain, caplog):
+    store = ErasableSQLTrackerStore(domain, dialect="sqlite", db=str(tmp_path / "tracker.db"))
+    sender = f"0f3c{uuid.uuid4().hex[:28]}"  # a web chat session id: it works like a password
+    holder = sqlite3.connect(tmp_path / "tracker.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another writer holds the database: the save times out (5 s)
+    try:
+        log = await failed_turn_log(store, sender, domain, caplog)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert_no_personal_data(log, sender)
+    assert "OperationalError" in log
+
+
+async def test_a_save_that_postgresql_refuses_is_logged_without_text_or_sender(domain, caplog):
+    store = ErasableSQLTrackerStore(
+        domain, dialect="postgresql", host="127.0.0.1", port=5432, db="test", username="postgres"
+    )
+    sender = f"ts-{uuid.uuid4().hex}" * 8  # longer than the sender_id column: PostgreSQL refuses the insert
+    log = await failed_turn_log(store, sender, domain, caplog)
+    assert_no_personal_data(log, sender)
+    assert "SQLSTATE 22001" in log  # string data right truncation
+
+
+async def test_a_read_that_fails_names_the_conversation_by_its_hash(tmp_path, domain):
+    store = ErasableSQLTrackerStore(domain, dialect="sqlite", db=str(tmp_path / "tracker.db"))
+    with sqlite3.connect(tmp_path / "tracker.db") as connection:
+        connection.execute("DROP TABLE events")
+    with pytest.raises(ConversationStoreError) as failed:
+        await store.retrieve("private-sender-id")
+    assert "private-sender-id" not in str(failed.value) and log_id("private-sender-id") in str(failed.value)
+    assert failed.value.__suppress_context__  # a traceback does not show the original error either
