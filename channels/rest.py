@@ -14,8 +14,8 @@ reply. Here:
 - the text is cleaned as on every channel (channels/guard.py); an empty or too long message gets a
   polite reply (200, the turn is not run, nothing is stored);
 - one sender may send `SECONDLOOK_RATE_BURST` messages at once, then `SECONDLOOK_RATE_PER_SECOND`,
-  with at most two turns waiting or running at a time; beyond that 429 with a polite reply, before
-  any work is done;
+  with at most two turns waiting or running at a time, and one client address (whatever the senders)
+  as `AddressLimit` allows; beyond that 429 with a polite reply, before any work is done;
 - a turn that fails outside the actions still answers (the honest reply), and Rasa's custom action
   failures become that reply too (`install_action_fallback`).
 """
@@ -37,6 +37,7 @@ from sanic.response import HTTPResponse
 
 from channels.common import log_id
 from channels.guard import (
+    AddressLimit,
     RateLimiter,
     answer_turn,
     clean_text,
@@ -69,6 +70,7 @@ class RestInput(InputChannel):
 
     def __init__(self) -> None:
         self.limiter = RateLimiter()
+        self.addresses = AddressLimit()
         self.in_flight: collections.Counter[str] = collections.Counter()
         self.max_in_flight = int(os.environ.get("SECONDLOOK_REST_MAX_IN_FLIGHT", DEFAULT_MAX_IN_FLIGHT))
 
@@ -105,6 +107,9 @@ class RestInput(InputChannel):
             return _error(400, f"metadata must be a JSON object of at most {MAX_METADATA_BYTES // 1024} KB")
         if not isinstance(parsed.get("message"), str):
             return _error(400, "message must be a string")
+        if not self.addresses.allow(self.addresses.of_request(request)):
+            logger.warning("REST: a client address over its rate limit (sender %s)", log_id(sender_id))
+            return response.json(_replies(sender_id, texts()["slow_down"]), status=429, headers={"Retry-After": "1"})
         if not self.limiter.allow(sender_id) or self.in_flight[sender_id] >= self.max_in_flight:  # both count
             logger.warning("REST: sender %s over the rate limit", log_id(sender_id))
             return response.json(_replies(sender_id, texts()["slow_down"]), status=429, headers={"Retry-After": "1"})
