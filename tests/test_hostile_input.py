@@ -207,9 +207,9 @@ def test_a_flood_rotating_senders_from_one_address_is_refused_and_another_addres
     seconds = time.perf_counter() - started
     statuses = {int(status): number for status, number in json.loads(output).items()}
     print(f"rotating flood: {statuses} in {seconds:.1f} s; victim before {before}, during {during}")
-    assert sum(statuses.values()) >= 100
+    # (-1 counts the moments all 16 of the flooder's connections were waiting: a busy machine.)
     assert statuses.get(200, 0) <= ADDRESS_BURST + ADDRESS_PER_SECOND * seconds
-    assert statuses.get(429, 0) >= 0.6 * sum(statuses.values())
+    assert statuses.get(429, 0) >= 50 and statuses.get(429, 0) >= 3 * statuses.get(200, 0)
     assert statistics.median(during) <= max(2.0, 3 * statistics.median(before))
     for late in (80, 90, 99):  # refused senders: nothing stored for them
         assert user_texts(bot, f"{flood_prefix}{late}") == []
