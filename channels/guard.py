@@ -1,5 +1,6 @@
 """What keeps every channel answering under faults and hostile input: an honest reply when a custom
-action or a whole turn fails, one cleaning of incoming text, and a per-sender rate limit.
+action or a whole turn fails, one cleaning of incoming text, a rate limit per sender and one per
+client address.
 
 Why two layers for failures. Rasa 3.6 catches an exception of a custom action (action server down,
 failing, too slow) inside `MessageProcessor._run_action`, logs it and sends *nothing*; no channel can
@@ -15,12 +16,13 @@ reply itself.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import os
 import time
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -44,6 +46,7 @@ logger = logging.getLogger(__name__)
 
 CONTENT_FILE = Path(__file__).resolve().parent.parent / "content" / "reliability.yml"
 MAX_MESSAGE_CHARS = 4000  # far more than anyone types in one message; the same on every channel
+MAX_METADATA_BYTES = 4 * 1024  # a message's metadata as JSON, on REST and the web chat
 DEFAULT_ACTION_TIMEOUT = 10.0  # seconds; Rasa's own is 5 minutes of silence
 PENALTY_FLOOR = -5.0  # the most a rate-limited sender can owe: back in at most (1 - floor) / rate s
 FALLBACK_MARK = "secondlook_fallback"  # in the BotUttered metadata, so tests and logs can tell
@@ -124,6 +127,74 @@ class RateLimiter:
         if len(self._buckets) > self.size:
             self._buckets.popitem(last=False)  # the longest idle sender: a full bucket by now anyway
         return allowed
+
+
+# --- client addresses --------------------------------------------------------------------------
+
+# Never limited by address unless configured otherwise: the host itself, and a proxy on the same host
+# that sends no trusted header would put every user behind 127.0.0.1 (nginx limits them there).
+DEFAULT_ADDRESS_EXEMPT = "127.0.0.1,::1"
+
+
+class AddressLimit:
+    """A token bucket per client address, across senders: a flood that rotates sender ids or web chat
+    sessions still comes from one address. SECONDLOOK_ADDRESS_RATE_BURST (50) at once, then
+    SECONDLOOK_ADDRESS_RATE_PER_SECOND (5): room for an office or a ward behind one NAT, well under what
+    one Rasa process answers. An IPv6 client is counted by its /64 (one host gets a whole one).
+
+    The address is the socket peer's, unless SECONDLOOK_TRUSTED_PROXY_HEADER names the header the proxy
+    in front writes (X-Forwarded-For): then the entry SECONDLOOK_TRUSTED_PROXY_HOPS (1) from the right
+    end of that list, the one the outermost of our proxies wrote; the entries left of it are the
+    client's to invent. Set it only when the server can be reached through the proxy alone."""
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        env = os.environ if env is None else env
+        self.header = env.get("SECONDLOOK_TRUSTED_PROXY_HEADER", "").strip()
+        self.hops = max(1, int(env.get("SECONDLOOK_TRUSTED_PROXY_HOPS", "1")))
+        self.limiter = RateLimiter(
+            rate=float(env.get("SECONDLOOK_ADDRESS_RATE_PER_SECOND", "5")),
+            burst=float(env.get("SECONDLOOK_ADDRESS_RATE_BURST", "50")),
+        )
+        exempt = env.get("SECONDLOOK_ADDRESS_LIMIT_EXEMPT", DEFAULT_ADDRESS_EXEMPT)
+        self.exempt = [ipaddress.ip_network(item.strip(), strict=False) for item in exempt.split(",") if item.strip()]
+
+    def address(self, forwarded: str | None, peer: str | None) -> str:
+        """The client's address from the trusted header's value (all its lines joined by commas) and
+        the socket peer's."""
+        entries = [entry.strip() for entry in (forwarded or "").split(",") if entry.strip()] if self.header else []
+        return _normalised(entries[-min(self.hops, len(entries))] if entries else peer or "")
+
+    def of_request(self, request: Any) -> str:
+        """The client address of a Sanic request."""
+        forwarded = ",".join(request.headers.getall(self.header, [])) if self.header else None
+        return self.address(forwarded, request.ip)
+
+    def of_environ(self, environ: Mapping[str, Any]) -> str:
+        """The client address of a socket.io connection (python-engineio's environ of a Sanic request)."""
+        forwarded = environ.get("HTTP_" + self.header.upper().replace("-", "_")) if self.header else None
+        return self.address(forwarded, getattr(environ.get("sanic.request"), "ip", None))
+
+    def allow(self, address: str, now: float | None = None) -> bool:
+        """True when the address may send one more message (exempt addresses always may)."""
+        try:
+            parsed = ipaddress.ip_address(address)
+        except ValueError:
+            parsed = None
+        if parsed is not None and any(parsed in network for network in self.exempt):
+            return True
+        if parsed is not None and parsed.version == 6:
+            address = str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+        return self.limiter.allow(address, now)
+
+
+def _normalised(address: str) -> str:
+    """One spelling per address (IPv4-mapped IPv6 as IPv4); anything unparseable as it came."""
+    try:
+        parsed = ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        return address or "unknown"
+    mapped = getattr(parsed, "ipv4_mapped", None)
+    return str(mapped or parsed)
 
 
 # --- failures ----------------------------------------------------------------------------------

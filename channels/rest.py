@@ -18,8 +18,8 @@ reply. Here:
 - the text is cleaned as on every channel (channels/guard.py); an empty or too long message gets a
   polite reply (200, the turn is not run, nothing is stored);
 - one sender may send `SECONDLOOK_RATE_BURST` messages at once, then `SECONDLOOK_RATE_PER_SECOND`,
-  with at most two turns waiting or running at a time; beyond that 429 with a polite reply, before
-  any work is done;
+  with at most two turns waiting or running at a time, and one client address (whatever the senders)
+  as `AddressLimit` allows; beyond that 429 with a polite reply, before any work is done;
 - a turn that fails outside the actions still answers (the honest reply), and Rasa's custom action
   failures become that reply too (`install_action_fallback`).
 """
@@ -43,6 +43,8 @@ from sanic.response import HTTPResponse
 from actions.deployment import is_production
 from channels.common import log_id, setting
 from channels.guard import (
+    MAX_METADATA_BYTES,
+    AddressLimit,
     RateLimiter,
     answer_turn,
     clean_text,
@@ -55,7 +57,6 @@ from channels.webchat import SESSION_ID as WEBCHAT_SESSION_ID
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
-MAX_METADATA_BYTES = 4 * 1024
 SENDER_ID = re.compile(r"[A-Za-z0-9_.:@+=-]{1,128}")  # whole string (fullmatch); also safe in the API's URLs
 RESERVED_PREFIXES = ("telegram-", "slack-")  # conversations of the other channels' users
 # Rasa runs one sender's turns one at a time; more waiting than this is a script, not a person, and
@@ -81,6 +82,7 @@ class RestInput(InputChannel):
         if self.off:
             logger.warning("REST is off in production: set SECONDLOOK_REST_TOKEN to offer it with a token")
         self.limiter = RateLimiter()
+        self.addresses = AddressLimit()
         self.in_flight: collections.Counter[str] = collections.Counter()
         self.max_in_flight = int(os.environ.get("SECONDLOOK_REST_MAX_IN_FLIGHT", DEFAULT_MAX_IN_FLIGHT))
 
@@ -120,6 +122,9 @@ class RestInput(InputChannel):
             return _error(400, f"metadata must be a JSON object of at most {MAX_METADATA_BYTES // 1024} KB")
         if not isinstance(parsed.get("message"), str):
             return _error(400, "message must be a string")
+        if not self.addresses.allow(self.addresses.of_request(request)):
+            logger.warning("REST: a client address over its rate limit (sender %s)", log_id(sender_id))
+            return response.json(_replies(sender_id, texts()["slow_down"]), status=429, headers={"Retry-After": "1"})
         if not self.limiter.allow(sender_id) or self.in_flight[sender_id] >= self.max_in_flight:  # both count
             logger.warning("REST: sender %s over the rate limit", log_id(sender_id))
             return response.json(_replies(sender_id, texts()["slow_down"]), status=429, headers={"Retry-After": "1"})

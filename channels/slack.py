@@ -7,11 +7,14 @@ Here:
 
 - configured from credentials.yml or the environment (SLACK_*); without a bot token and signing
   secret the channel is off: the server starts and the webhook answers 404;
-- every request must carry a valid `X-Slack-Signature` over a timestamp at most 5 minutes old (else
-  401, nothing processed); an `event_id` (or a button press's `trigger_id`) is processed once, so
-  Slack's retries get their 200 without a second answer;
-- direct messages and mentions are answered, in the thread they were written in (a mention outside
-  a thread gets its answer in a thread under it, so a channel isn't filled with the conversation);
+- every request must carry a valid `X-Slack-Signature` over a timestamp at most 5 minutes old and at
+  most 30 s ahead of our clock (else 401, nothing processed); each delivery is processed once, so
+  Slack's retries and replayed requests get their 200 without a second answer: keyed by its
+  `event_id` (a button press's `trigger_id`), else by the event's team, channel, user, ts and type;
+- direct messages are answered, in the thread they were written in. Outside a DM (a mention or a
+  button in a channel) everyone in the channel reads along, so the only answer is an invitation to a
+  DM, in a thread under the mention: no turn runs and nothing is stored (Telegram ignores groups for
+  the same reason);
 - the turn runs after the 200 (Slack wants it within 3 s); replies are escaped mrkdwn split at 3000
   characters, buttons as Block Kit, written out as text when past Block Kit's limits.
 """
@@ -35,6 +38,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from actions.locale import current_locale
 from channels.common import (
     LazyHttpClient,
     SeenIds,
@@ -60,6 +64,9 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_API_BASE_URL = "https://slack.com/api/"
 MAX_AGE_SECONDS = 300  # Slack's advice: refuse older requests, they may be replayed
+# A clock a little ahead is tolerated; a timestamp far ahead would keep a captured request replayable
+# for longer than the 5 minutes.
+MAX_FUTURE_SECONDS = 30
 MAX_TEXT_CHARS = 3000  # a section block's text limit; also keeps plain messages readable
 # What is read of a message: well over what a turn takes (channels/guard.py), so an over-long message
 # is still over-long after trimming and answered as such, while Slack's far larger ones are never held.
@@ -79,11 +86,13 @@ def signature(signing_secret: str, timestamp: str, body: bytes) -> str:
 def verify_request(signing_secret: str, timestamp: str, sent: str, body: bytes, now: float | None = None) -> str | None:
     """Why a request is refused (None when it is genuine and fresh)."""
     try:
-        age = abs((time.time() if now is None else now) - int(timestamp))
+        age = (time.time() if now is None else now) - int(timestamp)
     except ValueError:
         return "no timestamp"
     if age > MAX_AGE_SECONDS:
         return "stale timestamp"
+    if age < -MAX_FUTURE_SECONDS:
+        return "future timestamp"
     if not hmac.compare_digest(signature(signing_secret, timestamp, body).encode(), sent.encode()):
         return "bad signature"
     return None
@@ -271,8 +280,7 @@ class SlackInput(InputChannel):
             return response.json({"error": "expected a JSON object or a form with a payload"}, status=400)
         if body.get("type") == "url_verification":  # Slack checks the URL when it is saved
             return response.json({"challenge": str(body.get("challenge", ""))})
-        delivery_id = body.get("event_id") or body.get("trigger_id")
-        if isinstance(delivery_id, str) and not self.seen.first_time(delivery_id):
+        if not self.seen.first_time(delivery_key(body, request.body)):
             return response.json({"ok": True, "duplicate": True})
         turn = parse_request(body)
         if turn is not None:
@@ -285,7 +293,8 @@ class SlackInput(InputChannel):
 
         async def work() -> None:
             if turn.note:
-                await output.send_text_message(turn.sender_id, notes[turn.note])
+                note = notes[turn.note].replace("{emergency}", current_locale().emergency)
+                await output.send_text_message(turn.sender_id, note)
             cleaned = clean_text(turn.text) if turn.text else None
             if cleaned and cleaned.problem:
                 await output.send_text_message(turn.sender_id, cleaned.reply)
@@ -304,6 +313,20 @@ class SlackInput(InputChannel):
     def get_output_channel(self) -> None:
         """No channel-less output: a reply always needs the conversation of a request."""
         return None
+
+
+def delivery_key(body: dict[str, Any], raw: bytes) -> str:
+    """What makes a delivery the same one again: Slack's `event_id` (a button press's `trigger_id`);
+    without one, the event's team, channel, user, ts and type (a message's ts is unique in its
+    channel), so a replayed signed request is no second turn; failing those, the body itself."""
+    for name in ("event_id", "trigger_id"):
+        if isinstance(body.get(name), str) and body[name]:
+            return f"id:{body[name]}"
+    event = body.get("event") if isinstance(body.get("event"), dict) else {}
+    if event.get("ts"):
+        fields = [body.get("team_id"), event.get("channel"), event.get("user"), event.get("ts"), event.get("type")]
+        return "event:" + hashlib.sha256(json.dumps(fields, default=str).encode()).hexdigest()
+    return "body:" + hashlib.sha256(raw).hexdigest()
 
 
 def parse_body(content_type: str, body: bytes) -> dict[str, Any] | None:
@@ -344,9 +367,16 @@ def parse_event(team_id: str, event: dict[str, Any]) -> SlackTurn | None:
             return None
         return SlackTurn(team_id, user, channel, event.get("thread_ts"), text.strip() or None)
     if event.get("type") == "app_mention" and not subtype:
-        text = _MENTION.sub(" ", text).strip()
-        return SlackTurn(team_id, user, channel, event.get("thread_ts") or event.get("ts"), text or None)
+        thread_ts = event.get("thread_ts") or event.get("ts")
+        if not _is_direct_message(channel, event.get("channel_type")):
+            return SlackTurn(team_id, user, channel, thread_ts, None, note="dm_only")
+        return SlackTurn(team_id, user, channel, thread_ts, _MENTION.sub(" ", text).strip() or None)
     return None
+
+
+def _is_direct_message(channel: str, channel_type: Any = None) -> bool:
+    """A DM: the event says `im`, or the conversation id is a DM's (Slack's start with D)."""
+    return channel_type == "im" or channel.startswith("D")
 
 
 def parse_button(body: dict[str, Any]) -> SlackTurn | None:
@@ -363,4 +393,6 @@ def parse_button(body: dict[str, Any]) -> SlackTurn | None:
     team = body.get("team") if isinstance(body.get("team"), dict) else {}
     team_id = str(team.get("id") or user.get("team_id") or "")
     thread_ts = container.get("thread_ts") or message.get("thread_ts")
+    if not _is_direct_message(channel_id):  # a button left in a channel by an older version
+        return SlackTurn(team_id, user_id, channel_id, thread_ts, None, note="dm_only")
     return SlackTurn(team_id, user_id, channel_id, thread_ts, value[:MAX_INPUT_CHARS])

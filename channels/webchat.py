@@ -12,7 +12,11 @@ Keyed in credentials.yml by module path (`channels.webchat.WebChatInput`); it re
 - issues session ids itself (32 hex digits: 64 random bits and their HMAC under a server key), and
   resumes only ids it issued, so a client can neither pick nor guess one; ignores malformed messages;
 - cleans each message like every channel, answers an empty or too long one politely without running
-  a turn, limits each session's rate, and answers a failed turn honestly (channels/guard.py).
+  a turn, limits each session's rate, and answers a failed turn honestly (channels/guard.py);
+- limits by client address too (channels/guard.py `AddressLimit`): each connection and each message
+  counts, so a flood that opens new sockets or sessions is refused; one socket may request at most
+  `max_sessions_per_socket` sessions (more is a script: it is disconnected), and a message's metadata
+  is capped as on REST (a larger one is answered politely, and neither it nor the message is stored).
 
 The session key is `SECONDLOOK_SESSION_KEY` (set the same on every replica), else one generated once
 into `var/session_key`.
@@ -26,6 +30,7 @@ Options (credentials.yml, each with an environment default):
 | `connect_sources` | `SECONDLOOK_CONNECT_SOURCES` (space-separated CSP sources) | none: `'self'` only |
 | `static_dir` | `SECONDLOOK_WEBCHAT_DIR` | `<project>/web/dist` |
 | `chat_path` | - | `/chat` |
+| `max_sessions_per_socket` | `SECONDLOOK_WEBCHAT_MAX_SESSIONS_PER_SOCKET` | 10 |
 
 plus every option of Rasa's socket.io channel (`user_message_evt`, `bot_message_evt`, `namespace`,
 `session_persistence`, `socketio_path`, `jwt_key`, `jwt_method`, `metadata_key`).
@@ -56,6 +61,8 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
 from channels.guard import (
+    MAX_METADATA_BYTES,
+    AddressLimit,
     RateLimiter,
     answer_turn,
     clean_text,
@@ -76,6 +83,9 @@ STATIC_TYPES = {
     ".css": "text/css; charset=utf-8",
     ".svg": "image/svg+xml",
 }
+# A page asks for one session when it connects, and again only to start over: ten is a person's
+# fill, thousands (one socket once opened 16,000 in 6 s) a script.
+DEFAULT_MAX_SESSIONS_PER_SOCKET = 10
 NOT_BUILT = "The web chat is not built. Run: cd web && npm ci --no-audit --no-fund && npm run build\n"
 
 
@@ -213,6 +223,11 @@ class WebChatInput(SocketIOInput):
             connect_sources=_split(connect, None),
             static_dir=Path(credentials.get("static_dir") or env.get("SECONDLOOK_WEBCHAT_DIR") or DEFAULT_STATIC_DIR),
             chat_path=credentials.get("chat_path", "/chat"),
+            max_sessions_per_socket=int(
+                credentials.get("max_sessions_per_socket")
+                or env.get("SECONDLOOK_WEBCHAT_MAX_SESSIONS_PER_SOCKET")
+                or DEFAULT_MAX_SESSIONS_PER_SOCKET
+            ),
         )
 
     def __init__(
@@ -223,6 +238,7 @@ class WebChatInput(SocketIOInput):
         connect_sources: Iterable[str] = (),
         static_dir: Path = DEFAULT_STATIC_DIR,
         chat_path: str = "/chat",
+        max_sessions_per_socket: int = DEFAULT_MAX_SESSIONS_PER_SOCKET,
         **socketio_options: Any,
     ) -> None:
         super().__init__(**socketio_options)
@@ -231,6 +247,9 @@ class WebChatInput(SocketIOInput):
         self.static_dir = Path(static_dir)
         self.chat_path = "/" + chat_path.strip("/")
         self.limiter = RateLimiter()
+        self.addresses = AddressLimit()
+        self.max_sessions_per_socket = max_sessions_per_socket
+        self.sockets: dict[str, SocketState] = {}  # this process's open connections, by socket id
 
     def url_prefix(self) -> str:
         # Rasa joins this onto "/webhooks/" with urljoin: an absolute path puts the page at /chat/.
@@ -298,6 +317,11 @@ class WebChatInput(SocketIOInput):
 
         @sio.on("connect", namespace=self.namespace)
         async def connect(sid: str, environ: dict, auth: dict | None) -> bool:
+            address = self.addresses.of_environ(environ)
+            if not self.addresses.allow(address):
+                logger.warning("Refused a socket.io connection: its address is over the rate limit.")
+                return False
+            self.sockets[sid] = SocketState(address)
             if not self.jwt_key:
                 return True
             token = (auth or {}).get("token")
@@ -306,11 +330,22 @@ class WebChatInput(SocketIOInput):
                 payload = rasa.core.channels.channel.decode_bearer_token(token, self.jwt_key, self.jwt_algorithm)
             if not payload:
                 logger.debug(f"Refused socket.io connection {sid}: missing or invalid token.")
+                self.sockets.pop(sid, None)
                 return False
             return True
 
+        @sio.on("disconnect", namespace=self.namespace)
+        async def disconnect(sid: str, *_reason: Any) -> None:
+            self.sockets.pop(sid, None)
+
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: str, data: Any) -> None:
+            state = self.sockets.get(sid)
+            if state is None or state.sessions >= self.max_sessions_per_socket:
+                logger.warning("Disconnected a socket.io connection that asked for too many sessions.")
+                await sio.disconnect(sid, namespace=self.namespace)
+                return
+            state.sessions += 1
             requested = data.get("session_id") if isinstance(data, dict) else None
             session_id = requested if session_ids.issued(requested) else session_ids.new()
             if self.session_persistence:
@@ -334,17 +369,16 @@ class WebChatInput(SocketIOInput):
                 sender_id = session_id
             else:
                 sender_id = sid
-            metadata = data.get(self.metadata_key) or {}
-            if isinstance(metadata, str):
-                try:
-                    metadata = json.loads(metadata)
-                except ValueError:
-                    metadata = {}
-            if not isinstance(metadata, dict):
-                metadata = {}
             output_channel = SocketIOOutput(sio, self.bot_message_evt)
-            if not self.limiter.allow(sender_id):
+            state = self.sockets.get(sid)
+            if state is None:
+                return
+            if not self.addresses.allow(state.address) or not self.limiter.allow(sender_id):
                 await output_channel.send_text_message(sender_id, texts()["slow_down"])
+                return
+            metadata = _metadata(data.get(self.metadata_key))
+            if metadata is None:
+                await output_channel.send_text_message(sender_id, texts()["metadata_too_large"])
                 return
             cleaned = clean_text(data["message"])
             if cleaned.problem:
@@ -354,3 +388,27 @@ class WebChatInput(SocketIOInput):
             await answer_turn(on_new_message, message)
 
         return socketio_webhook
+
+
+class SocketState:
+    """What the server keeps about one open socket: its client's address, the sessions it asked for."""
+
+    __slots__ = ("address", "sessions")
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        self.sessions = 0
+
+
+def _metadata(raw: Any) -> dict[str, Any] | None:
+    """A message's metadata as a dict ({} when absent or unreadable); None when it is over REST's cap."""
+    if isinstance(raw, str):
+        if len(raw) > MAX_METADATA_BYTES:
+            return None
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return {}
+    if not isinstance(raw, dict) or not raw:
+        return {}
+    return raw if len(json.dumps(raw)) <= MAX_METADATA_BYTES else None

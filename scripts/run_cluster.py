@@ -30,12 +30,36 @@ from tests.servers import PROJECT_ROOT, VENV_BIN, free_port, trained_model, wait
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 PRODUCTION_ENDPOINTS = PROJECT_ROOT / "deploy" / "endpoints.production.yml"
+# Limits per client address, the same in deploy/nginx/nginx.conf (a test holds them equal). The app
+# limits per sender; a flood that rotates sender ids or web chat sessions still comes from one address.
+# Loopback, the host itself (tests, the benchmark), is not limited: an empty key is not counted.
+ADDRESS_LIMITS = """\
+  geo $address_limited { default 1; 127.0.0.1 0; ::1 0; }
+  map $address_limited $address_key { 0 ""; default $binary_remote_addr; }
+  limit_req_zone $address_key zone=messages:10m rate=5r/s;
+  limit_req_zone $address_key zone=socketio:10m rate=20r/s;
+  limit_conn_zone $address_key zone=turns_open:10m;
+  limit_conn_zone $address_key zone=sockets_open:10m;
+  limit_req_status 429;
+  limit_conn_status 429;
+"""
+# REST: 50 messages at once, then 5 a second, at most 10 turns in progress. socket.io: long-polling
+# makes several requests per message, and a socket holds a request open (or is a WebSocket).
+REST_LIMITS = """\
+      limit_req zone=messages burst=50 nodelay;
+      limit_conn turns_open 10;
+"""
+SOCKETIO_LIMITS = """\
+      limit_req zone=socketio burst=100 nodelay;
+      limit_conn sockets_open 50;
+"""
 
 
 def nginx_config(workdir: Path, port: int, action_port: int, replicas: list[str], action_servers: list[str]) -> str:
     """nginx in front of the Rasa replicas (`port`) and of the action servers (`action_port`).
 
-    REST and the HTTP API go to the least busy replica: any replica can serve any conversation, the
+    Each client address is limited (ADDRESS_LIMITS) on REST and socket.io. REST and the HTTP API go to
+    the least busy replica: any replica can serve any conversation, the
     lock store keeps one conversation's turns in order. socket.io is sticky by client address, because
     its long-polling handshake keeps state in the replica that answered it.
     """
@@ -77,7 +101,7 @@ http {{
   proxy_buffers 64 16k;
   proxy_max_temp_file_size 0;
   map $http_upgrade $connection_upgrade {{ default upgrade; '' ''; }}
-
+{ADDRESS_LIMITS}
   upstream rasa {{
     least_conn;
 {rasa}
@@ -97,8 +121,16 @@ http {{
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_read_timeout 120s;
     }}
+    location /webhooks/rest/ {{
+{REST_LIMITS}      proxy_pass http://rasa;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_read_timeout 120s;
+    }}
     location /socket.io/ {{
-      proxy_pass http://rasa_sticky;
+{SOCKETIO_LIMITS}      proxy_pass http://rasa_sticky;
       proxy_http_version 1.1;
       proxy_set_header Upgrade $http_upgrade;
       proxy_set_header Connection $connection_upgrade;
@@ -155,6 +187,8 @@ class Cluster:
         self.env = {
             **os.environ,
             "TF_CPP_MIN_LOG_LEVEL": "2",
+            # The replicas are reached through nginx (or on loopback): its X-Forwarded-For is the client.
+            "SECONDLOOK_TRUSTED_PROXY_HEADER": "X-Forwarded-For",
             **env,
             "ACTION_SERVER_URL": f"http://127.0.0.1:{self.action_port}/webhook",
             "SECONDLOOK_API_TOKEN": self.api_token,

@@ -18,6 +18,7 @@ from rasa.utils.endpoints import EndpointConfig
 from channels import guard, webchat
 from channels.guard import (
     MAX_MESSAGE_CHARS,
+    AddressLimit,
     RateLimiter,
     answer_turn,
     clean_text,
@@ -76,6 +77,31 @@ def test_the_rate_limit_forgets_idle_senders_beyond_its_size():
     for sender in ("a", "b", "c"):
         limiter.allow(sender, 0)
     assert list(limiter._buckets) == ["b", "c"]
+
+
+def test_the_client_address_is_the_peer_unless_a_trusted_proxy_header_is_configured():
+    assert AddressLimit({}).address("198.51.100.1", "203.0.113.9") == "203.0.113.9"
+    one_hop = AddressLimit({"SECONDLOOK_TRUSTED_PROXY_HEADER": "X-Forwarded-For"})
+    assert one_hop.address("6.6.6.6, 198.51.100.1", "10.0.0.2") == "198.51.100.1"
+    assert one_hop.address(None, "10.0.0.2") == "10.0.0.2"  # not through the proxy: the peer
+    two_hops = AddressLimit(
+        {"SECONDLOOK_TRUSTED_PROXY_HEADER": "X-Forwarded-For", "SECONDLOOK_TRUSTED_PROXY_HOPS": "2"}
+    )
+    assert two_hops.address("6.6.6.6,198.51.100.1, 10.0.0.5", "10.0.0.2") == "198.51.100.1"
+    assert two_hops.address("198.51.100.1", "10.0.0.2") == "198.51.100.1"  # only our proxies wrote it
+    assert one_hop.address("::ffff:198.51.100.1", "") == "198.51.100.1"
+    assert AddressLimit({}).address(None, "2001:DB8::1") == "2001:db8::1"
+
+
+def test_the_address_limit_spares_loopback_and_counts_ipv6_by_its_64():
+    limit = AddressLimit({"SECONDLOOK_ADDRESS_RATE_BURST": "2", "SECONDLOOK_ADDRESS_RATE_PER_SECOND": "1"})
+    assert [limit.allow("203.0.113.7", 0) for _ in range(3)] == [True, True, False]
+    assert limit.allow("203.0.113.8", 0)
+    assert all(limit.allow("127.0.0.1", 0) for _ in range(10)) and all(limit.allow("::1", 0) for _ in range(10))
+    assert [limit.allow(f"2001:db8:0:1::{n}", 0) for n in range(3)] == [True, True, False]
+    assert limit.allow("2001:db8:0:2::1", 0)
+    strict = AddressLimit({"SECONDLOOK_ADDRESS_RATE_BURST": "1", "SECONDLOOK_ADDRESS_LIMIT_EXEMPT": ""})
+    assert [strict.allow("127.0.0.1", 0) for _ in range(2)] == [True, False]
 
 
 @pytest.fixture(scope="module")

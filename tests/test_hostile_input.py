@@ -1,13 +1,21 @@
 """Hostile and broken input on every entry point, against the real servers: REST, the Telegram and
 Slack webhooks (with their stand-ins on loopback) and socket.io. A clear 4xx or a polite reply, never
-a 5xx, never a crash, never a write into someone else's conversation; then a property-based fuzz run
-(hypothesis) over the REST and webhook inputs, after which the server is alive and a bystander's
-conversation is exactly as it was."""
+a 5xx, never a crash, never a write into someone else's conversation; floods that rotate senders,
+sockets or sessions are refused by client address (every client is on loopback: the trusted proxy
+header presents them as distinct addresses); then a property-based fuzz run (hypothesis) over the
+REST and webhook inputs, after which the server is alive and a bystander's conversation is exactly as
+it was."""
 
 import asyncio
 import collections
+import http.client
+import http.server
 import json
+import signal
 import socket
+import statistics
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -23,7 +31,9 @@ from hypothesis import strategies as st
 from channels.guard import MAX_MESSAGE_CHARS, texts, too_long_text
 from channels.slack import signature
 from channels.telegram import SECRET_HEADER
-from tests.servers import API_TOKEN, BotProcesses, reply_text
+from channels.webchat import DEFAULT_MAX_SESSIONS_PER_SOCKET
+from scripts.run_cluster import ADDRESS_LIMITS, REST_LIMITS, SOCKETIO_LIMITS, Cluster
+from tests.servers import API_TOKEN, PROJECT_ROOT, BotProcesses, free_port, reply_text, wait_until
 from tests.standins import CHANNEL_CREDENTIALS, CHANNEL_VARIABLES, SlackStandIn, TelegramStandIn
 
 TELEGRAM_TOKEN = "123456:FUZZ-token_abc"
@@ -32,6 +42,7 @@ SLACK_TOKEN = "xoxb-fuzz-token"
 SLACK_SECRET = "fuzz-signing-secret-0123456789abcdef"
 WEBCHAT_CREDENTIALS = "channels.webchat.WebChatInput:\n  session_persistence: true\n"
 FUZZ_SENDERS = ("fuzz-a", "fuzz-b", "fuzz-c")  # few, so the rate limit keeps the fuzz run short
+ADDRESS_BURST, ADDRESS_PER_SECOND = 10, 2  # per client address; loopback itself is never limited
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +70,9 @@ def bot(tmp_path_factory, stand_ins):
         SECONDLOOK_RATE_BURST="4",
         SECONDLOOK_RATE_PER_SECOND="1",
         SECONDLOOK_SESSION_KEY="hostile-input-test-key",
+        SECONDLOOK_TRUSTED_PROXY_HEADER="X-Forwarded-For",
+        SECONDLOOK_ADDRESS_RATE_BURST=str(ADDRESS_BURST),
+        SECONDLOOK_ADDRESS_RATE_PER_SECOND=str(ADDRESS_PER_SECOND),
     )
     processes = BotProcesses(workdir, env=env, credentials=credentials)
     try:
@@ -234,16 +248,140 @@ def test_oversize_bodies_sent_at_once_do_not_grow_the_server(bot):
     assert rest(bot, {"sender": f"after-{uuid.uuid4().hex}", "message": "hi"}).status_code == 200
 
 
+def timed_turn(bot: BotProcesses, sender: str, address: str) -> float:
+    started = time.perf_counter()
+    response = rest(bot, {"sender": sender, "message": "what can you do?"}, **{"X-Forwarded-For": address})
+    assert response.status_code == 200 and response.json()
+    return time.perf_counter() - started
+
+
+def test_a_flood_rotating_senders_from_one_address_is_refused_and_another_address_is_answered(bot):
+    """Each message of the flood has a new sender (so no per-sender limit ever sees more than one):
+    40 a second for 5 s from one address. It gets its burst, then 429s; a user at another address
+    keeps being answered in about the time it takes without the flood."""
+    victim, flood_prefix = f"victim-{uuid.uuid4().hex}", f"rotating-{uuid.uuid4().hex[:12]}-"
+    before = [timed_turn(bot, victim, "198.51.100.20") for _ in range(3)]
+    flooder = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("flooder.py")), f"{bot.url}/webhooks/rest/webhook",
+         flood_prefix + "{n}", "40", "198.51.100.10"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    started = time.perf_counter()
+    try:
+        time.sleep(1.5)  # the flood's burst allowance is spent
+        during = []
+        for _ in range(5):
+            during.append(timed_turn(bot, victim, "198.51.100.20"))
+            time.sleep(0.6)  # a person, within the per-sender limit
+    finally:
+        flooder.send_signal(signal.SIGTERM)
+        output, _ = flooder.communicate(timeout=60)
+    seconds = time.perf_counter() - started
+    statuses = {int(status): number for status, number in json.loads(output).items()}
+    print(f"rotating flood: {statuses} in {seconds:.1f} s; victim before {before}, during {during}")
+    # (-1 counts the moments all 16 of the flooder's connections were waiting: a busy machine.)
+    assert statuses.get(200, 0) <= ADDRESS_BURST + ADDRESS_PER_SECOND * seconds
+    assert statuses.get(429, 0) >= 50 and statuses.get(429, 0) >= 3 * statuses.get(200, 0)
+    assert statistics.median(during) <= max(2.0, 3 * statistics.median(before))
+    for late in (80, 90, 99):  # refused senders: nothing stored for them
+        assert user_texts(bot, f"{flood_prefix}{late}") == []
+
+
+# --- nginx in front ----------------------------------------------------------------------------
+
+
+class QuickUpstream(http.server.BaseHTTPRequestHandler):
+    """Stands in for a Rasa replica behind nginx: answers at once, or after a second for "slow"."""
+
+    protocol_version = "HTTP/1.1"
+
+    def _answer(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if b"slow" in body:
+            time.sleep(1.0)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"[]")
+
+    do_GET = do_POST = _answer  # noqa: N815 (the names http.server calls)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def nginx(tmp_path_factory):
+    """The cluster's nginx (scripts/run_cluster.py, the shipped configuration's limits) in front of a
+    quick stand-in upstream on loopback."""
+    upstream = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), QuickUpstream)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    cluster = Cluster(tmp_path_factory.mktemp("nginx"), {}, replicas=1, action_servers=0)
+    cluster.replica_ports = [upstream.server_address[1]]
+    cluster.start_nginx()
+    try:
+        wait_until(lambda: requests.get(f"{cluster.url}/socket.io/", timeout=2).ok, 30, "nginx", cluster.processes[0])
+        yield cluster
+    finally:
+        cluster.stop()
+        upstream.shutdown()
+        upstream.server_close()
+
+
+def statuses_from(nginx: Cluster, source: str, requests_: int, path: str, body: bytes = b"{}") -> collections.Counter:
+    """Posts `requests_` times from the loopback address `source` (127.0.0.0/8 is all this host's)."""
+    connection = http.client.HTTPConnection("127.0.0.1", nginx.port, timeout=30, source_address=(source, 0))
+    statuses: collections.Counter = collections.Counter()
+    try:
+        for _ in range(requests_):
+            connection.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+            answer = connection.getresponse()
+            answer.read()
+            statuses[answer.status] += 1
+    finally:
+        connection.close()
+    return statuses
+
+
+def test_the_shipped_nginx_limits_per_address_are_the_clusters():
+    shipped = (PROJECT_ROOT / "deploy" / "nginx" / "nginx.conf").read_text()
+    for line in (ADDRESS_LIMITS + REST_LIMITS + SOCKETIO_LIMITS).splitlines():
+        assert line.strip() in shipped
+
+
+def test_nginx_refuses_a_flood_from_one_address_and_serves_another_and_the_host(nginx):
+    started = time.monotonic()
+    flood = statuses_from(nginx, "127.0.0.2", 150, "/webhooks/rest/webhook")
+    assert flood[200] <= 50 + 5 * (time.monotonic() - started) + 1  # a burst of 50, then 5 a second
+    assert flood[429] >= 50
+    assert statuses_from(nginx, "127.0.0.3", 5, "/webhooks/rest/webhook") == {200: 5}
+    assert statuses_from(nginx, "127.0.0.1", 150, "/webhooks/rest/webhook") == {200: 150}  # tests, benchmarks
+    started = time.monotonic()
+    sockets = statuses_from(nginx, "127.0.0.4", 250, "/socket.io/?EIO=4&transport=polling")
+    assert sockets[200] <= 100 + 20 * (time.monotonic() - started) + 1 and sockets[429] >= 50
+
+
+def test_nginx_caps_the_turns_in_progress_of_one_address(nginx):
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(lambda _: statuses_from(nginx, "127.0.0.5", 1, "/webhooks/rest/", b"slow"), range(16)))
+    statuses = sum(results, collections.Counter())
+    assert statuses[200] <= 10 and statuses[429] >= 6
+
+
 # --- socket.io ---------------------------------------------------------------------------------
 
 
-async def socket_session(bot: BotProcesses, requested: str | None) -> tuple[socketio.AsyncClient, str, list]:
-    client = socketio.AsyncClient()
+async def socket_session(
+    bot: BotProcesses, requested: str | None, address: str | None = None
+) -> tuple[socketio.AsyncClient, str, list]:
+    client = socketio.AsyncClient(reconnection=False)
     received: list = []
     confirmed: asyncio.Future = asyncio.get_running_loop().create_future()
     client.on("session_confirm", lambda session_id: confirmed.set_result(session_id))
     client.on("bot_uttered", lambda message: received.append(message))
-    await client.connect(bot.url, headers={"Origin": bot.url}, transports=["polling"], socketio_path="/socket.io")
+    headers = {"Origin": bot.url, **({"X-Forwarded-For": address} if address else {})}
+    await client.connect(bot.url, headers=headers, transports=["polling"], socketio_path="/socket.io")
     await client.emit("session_request", {"session_id": requested})
     return client, await asyncio.wait_for(confirmed, 10), received
 
@@ -280,6 +418,68 @@ async def test_socketio_odd_messages_get_polite_replies_or_are_ignored(bot):
     assert [message.get("text") for message in received] == [texts()["empty"], too_long_text()]
     assert user_texts(bot, session_id) == []
     assert user_texts(bot, "f" * 32) == []
+
+
+async def test_one_socket_asking_for_many_sessions_is_disconnected_at_the_cap(bot):
+    client = socketio.AsyncClient(reconnection=False)
+    confirmed: list = []
+    client.on("session_confirm", confirmed.append)
+    await client.connect(bot.url, headers={"Origin": bot.url}, transports=["polling"], socketio_path="/socket.io")
+    try:
+        for _ in range(DEFAULT_MAX_SESSIONS_PER_SOCKET + 40):
+            if not client.connected:
+                break
+            await client.emit("session_request", {"session_id": None})
+            await asyncio.sleep(0.01)
+        deadline = time.monotonic() + 10
+        while client.connected and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert not client.connected
+    finally:
+        await client.disconnect()
+    assert len(confirmed) == DEFAULT_MAX_SESSIONS_PER_SOCKET
+    another, session_id, _ = await socket_session(bot, None)  # everyone else is served as before
+    await another.disconnect()
+    assert len(session_id) == 32
+
+
+async def test_new_sockets_from_one_address_are_refused_past_its_limit_and_others_still_connect(bot):
+    opened, refused = [], 0
+    try:
+        for _ in range(3 * ADDRESS_BURST):
+            client = socketio.AsyncClient(reconnection=False)
+            headers = {"Origin": bot.url, "X-Forwarded-For": "198.51.100.30"}
+            try:
+                await client.connect(bot.url, headers=headers, transports=["polling"], socketio_path="/socket.io")
+            except socketio.exceptions.ConnectionError:
+                refused += 1
+                if refused == 3:
+                    break
+            else:
+                opened.append(client)
+        elsewhere, session_id, _ = await socket_session(bot, None, address="198.51.100.31")
+        await elsewhere.disconnect()
+    finally:
+        for client in opened:
+            await client.disconnect()
+    assert refused == 3 and len(opened) <= ADDRESS_BURST + 2
+    assert len(session_id) == 32
+
+
+async def test_oversize_web_chat_metadata_is_refused_politely_and_nothing_is_stored(bot):
+    client, session_id, received = await socket_session(bot, None)
+    big = {"note": "x" * 100_000}
+    message = {"message": "I doubt my diagnosis", "session_id": session_id}
+    try:
+        await client.emit("user_uttered", {**message, "metadata": big})
+        await wait_for_messages(received, 1)
+        await client.emit("user_uttered", {**message, "metadata": json.dumps(big)})  # as a JSON string
+        await wait_for_messages(received, 2)
+    finally:
+        await client.disconnect()
+    assert [message.get("text") for message in received] == [texts()["metadata_too_large"]] * 2
+    assert user_texts(bot, session_id) == []
+    assert all("x" * 1000 not in json.dumps(event) for event in events_of(bot, session_id))
 
 
 # --- the fuzz run ------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rasa.core.channels.channel import UserMessage
+from sanic.compat import Header
 
 from channels.guard import MAX_MESSAGE_CHARS, texts
 from channels.rest import RestInput
@@ -29,9 +30,12 @@ class Rasa:
         await message.output_channel.send_text_message(message.sender_id, f"echo {message.text}")
 
 
-async def post(channel: RestInput, rasa: Rasa, body: bytes | dict, **headers: str) -> tuple[int, object]:
+async def post(
+    channel: RestInput, rasa: Rasa, body: bytes | dict, headers: dict | None = None, peer: str = "127.0.0.1"
+) -> tuple[int, object]:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    response = await channel.receive(SimpleNamespace(body=raw, headers=headers), rasa)
+    request = SimpleNamespace(body=raw, headers=Header(headers or {}), ip=peer)
+    response = await channel.receive(request, rasa)
     return response.status, json.loads(response.body)
 
 
@@ -97,10 +101,10 @@ async def test_with_a_rest_token_set_only_requests_that_carry_it_get_through(res
     rest_env.setenv("SECONDLOOK_REST_TOKEN", "rest-token-0123456789")
     rasa, channel, body = Rasa(), RestInput(), {"sender": "alice", "message": "hi"}
     assert (await post(channel, rasa, body))[0] == 401
-    assert (await post(channel, rasa, body, Authorization="Bearer guess"))[0] == 401
-    assert (await post(channel, rasa, body, Authorization="rest-token-0123456789"))[0] == 401
+    assert (await post(channel, rasa, body, {"Authorization": "Bearer guess"}))[0] == 401
+    assert (await post(channel, rasa, body, {"Authorization": "rest-token-0123456789"}))[0] == 401
     assert rasa.messages == []
-    assert (await post(channel, rasa, body, Authorization="Bearer rest-token-0123456789"))[0] == 200
+    assert (await post(channel, rasa, body, {"Authorization": "Bearer rest-token-0123456789"}))[0] == 200
 
 
 async def test_in_production_rest_is_off_without_a_token_and_needs_it_with_one(rest_env):
@@ -110,7 +114,7 @@ async def test_in_production_rest_is_off_without_a_token_and_needs_it_with_one(r
     assert status == 403 and "SECONDLOOK_REST_TOKEN" in reply["error"]
     rest_env.setenv("SECONDLOOK_REST_TOKEN", "rest-token-0123456789")
     assert (await post(RestInput(), rasa, body))[0] == 401
-    assert (await post(RestInput(), rasa, body, Authorization="Bearer rest-token-0123456789"))[0] == 200
+    assert (await post(RestInput(), rasa, body, {"Authorization": "Bearer rest-token-0123456789"}))[0] == 200
     assert len(rasa.messages) == 1
 
 
@@ -134,6 +138,34 @@ async def test_the_rate_limit_refuses_a_flood_from_one_sender_only(monkeypatch):
     assert statuses == [200, 200, 200, 429, 429]
     assert (await post(channel, rasa, {"sender": "calm", "message": "hi"}))[0] == 200
     assert len(rasa.messages) == 4
+
+
+async def test_a_flood_rotating_senders_is_refused_by_its_address_and_others_are_not(monkeypatch):
+    monkeypatch.setenv("SECONDLOOK_ADDRESS_RATE_BURST", "3")
+    monkeypatch.setenv("SECONDLOOK_ADDRESS_RATE_PER_SECOND", "0.001")
+    channel, rasa = RestInput(), Rasa()
+    flood = [{"sender": f"s{n}", "message": "hi"} for n in range(5)]
+    statuses = [(await post(channel, rasa, body, peer="203.0.113.7"))[0] for body in flood]
+    assert statuses == [200, 200, 200, 429, 429]
+    assert (await post(channel, rasa, {"sender": "s9", "message": "hi"}, peer="203.0.113.8"))[0] == 200
+    assert [(await post(channel, rasa, {"sender": f"l{n}", "message": "hi"}))[0] for n in range(5)] == [200] * 5
+    assert len(rasa.messages) == 9  # loopback (the host itself) is not limited by address
+
+
+async def test_the_address_comes_from_the_trusted_proxy_header_only_when_configured(monkeypatch):
+    monkeypatch.setenv("SECONDLOOK_ADDRESS_RATE_BURST", "1")
+    monkeypatch.setenv("SECONDLOOK_ADDRESS_RATE_PER_SECOND", "0.001")
+    forged = {"X-Forwarded-For": "127.0.0.1"}  # a client claiming to be the host itself
+    channel, rasa = RestInput(), Rasa()
+    bodies = [{"sender": f"s{n}", "message": "hi"} for n in (1, 2)]
+    statuses = [(await post(channel, rasa, body, forged, "203.0.113.7"))[0] for body in bodies]
+    assert statuses == [200, 429]  # no header configured: the peer's address counts
+
+    monkeypatch.setenv("SECONDLOOK_TRUSTED_PROXY_HEADER", "X-Forwarded-For")
+    channel = RestInput()
+    via_proxy = [{"X-Forwarded-For": f"127.0.0.1, 198.51.100.{n}"} for n in (1, 2, 1)]
+    statuses = [(await post(channel, rasa, {"sender": f"p{n}", "message": "hi"}, via_proxy[n]))[0] for n in range(3)]
+    assert statuses == [200, 200, 429]  # the entry our proxy wrote, not the one the client wrote
 
 
 ANY_JSON = st.recursive(

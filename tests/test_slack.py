@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import sqlite3
 import string
 import time
 from typing import Any
@@ -13,13 +14,17 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
+from channels.common import channel_notes
 from channels.guard import too_long_text
 from channels.slack import (
     MAX_BUTTON_TITLE,
+    MAX_FUTURE_SECONDS,
     SlackInput,
     button_blocks,
+    delivery_key,
     escape,
     parse_body,
+    parse_button,
     parse_event,
     signature,
     verify_request,
@@ -53,7 +58,10 @@ def test_stale_future_forged_and_unsigned_requests_are_refused():
     good = signature(SIGNING_SECRET, str(now), body)
     assert verify_request(SIGNING_SECRET, str(now), good, body, now=now + 299) is None
     assert verify_request(SIGNING_SECRET, str(now), good, body, now=now + 301) == "stale timestamp"
-    assert verify_request(SIGNING_SECRET, str(now), good, body, now=now - 301) == "stale timestamp"
+    # Forwards only a small clock skew: a timestamp far ahead would keep a captured request replayable.
+    assert verify_request(SIGNING_SECRET, str(now), good, body, now=now - MAX_FUTURE_SECONDS) is None
+    assert verify_request(SIGNING_SECRET, str(now), good, body, now=now - MAX_FUTURE_SECONDS - 1) == "future timestamp"
+    assert verify_request(SIGNING_SECRET, str(now), good, body, now=now - 290) == "future timestamp"
     assert verify_request(SIGNING_SECRET, str(now), good, body + b" ", now=now) == "bad signature"
     assert verify_request("other-secret", str(now), good, body, now=now) == "bad signature"
     assert verify_request(SIGNING_SECRET, "", "", body, now=now) == "no timestamp"
@@ -91,9 +99,37 @@ def test_events_become_turns_only_for_people_in_dms_and_mentions():
     assert parse_event(TEAM, {**dm, "subtype": "file_share"}).note == "text_only"
     mention = {"type": "app_mention", "user": "U1", "channel": "C1", "text": "<@U0BOT> where am I?", "ts": "2.0"}
     turn = parse_event(TEAM, mention)
-    assert turn.text == "where am I?" and turn.thread_ts == "2.0"  # answered in a thread under it
+    # In a channel everyone reads along: only the invitation to a DM, in a thread under the mention.
+    assert turn.note == "dm_only" and turn.text is None and turn.thread_ts == "2.0"
     assert turn.sender_id == f"slack-{TEAM}-U1"
+    in_dm = parse_event(TEAM, {**mention, "channel": "D1", "channel_type": "im"})
+    assert in_dm.text == "where am I?" and in_dm.note is None
     assert parse_event(TEAM, {"type": "reaction_added", "user": "U1", "channel": "C1"}) is None
+
+
+def test_a_button_pressed_outside_a_dm_gets_only_the_invitation():
+    press = {
+        "type": "block_actions",
+        "team": {"id": TEAM},
+        "user": {"id": "U1"},
+        "channel": {"id": "C1"},
+        "actions": [{"type": "button", "value": "/ask_progress"}],
+    }
+    assert parse_button(press).note == "dm_only" and parse_button(press).text is None
+    assert parse_button({**press, "channel": {"id": "D1"}}).text == "/ask_progress"
+
+
+def test_every_delivery_has_a_stable_key_with_or_without_an_event_id():
+    event = {"type": "message", "channel_type": "im", "user": "U1", "channel": "D1", "text": "hi", "ts": "1.000100"}
+    envelope = {"type": "event_callback", "team_id": TEAM, "event": event}
+    assert delivery_key({**envelope, "event_id": "Ev1"}, b"") == "id:Ev1"
+    assert delivery_key({"type": "block_actions", "trigger_id": "t1"}, b"") == "id:t1"
+    keyed = delivery_key(envelope, b"one body")
+    assert keyed == delivery_key(envelope, b"the same event re-sent in another envelope")
+    assert keyed != delivery_key({**envelope, "event": {**event, "ts": "1.000200"}}, b"one body")
+    assert keyed != delivery_key({**envelope, "event": {**event, "user": "U2"}}, b"one body")
+    assert delivery_key({"type": "other"}, b"a") == delivery_key({"type": "other"}, b"a")
+    assert delivery_key({"type": "other"}, b"a") != delivery_key({"type": "other"}, b"b")
 
 
 def test_both_token_and_signing_secret_are_needed(monkeypatch):
@@ -277,19 +313,49 @@ def test_replies_stay_in_the_thread_they_were_asked_in(user):
     assert replies and all(post.get("thread_ts") == "1700000000.000100" for post in replies)
 
 
-def test_a_mention_in_a_channel_is_answered_in_a_thread_under_it(user):
-    user.say("hi")
+def stored_events(bot: BotProcesses, sender_id: str) -> int:
+    """How many events the tracker store holds for a sender, read from its database directly."""
+    with sqlite3.connect(bot.tracker_db) as database:
+        return database.execute("SELECT count(*) FROM events WHERE sender_id = ?", (sender_id,)).fetchone()[0]
+
+
+def test_a_mention_in_a_channel_gets_only_the_invitation_to_a_dm_and_nothing_is_stored(user, bot):
+    channel = _random_id("C")
     mention = {
         "type": "app_mention",
         "user": user.user_id,
-        "channel": user.channel,
-        "text": "<@U0BOT> what can you do?",
+        "channel": channel,
+        "text": "<@U0BOT> what do you store about me?",
         "ts": "1700000001.000200",
     }
     body = json.dumps({"type": "event_callback", "team_id": TEAM, "event_id": _random_id("Ev"), "event": mention})
-    replies = user.exchange(body.encode())
-    assert "five steps" in reply_text(replies)
-    assert all(post.get("thread_ts") == "1700000001.000200" for post in replies)
+    assert user.post(body.encode()).status_code == 200
+
+    def posts_in_channel() -> list[dict[str, Any]]:
+        return [call.json for call in user.api.calls_to("chat.postMessage", lambda c: c.json["channel"] == channel)]
+
+    quiet_wait(lambda: len(posts_in_channel()), 0, settle=3)
+    (reply,) = posts_in_channel()
+    assert reply["text"] == channel_notes("slack")["dm_only"].replace("{emergency}", "911")
+    assert reply["thread_ts"] == "1700000001.000200" and "blocks" not in reply
+    assert stored_events(bot, f"slack-{TEAM}-{user.user_id}") == 0  # no turn ran, nothing was kept
+
+
+def test_a_signed_event_without_an_event_id_is_answered_once(user):
+    user.say("hello")
+    envelope = json.loads(user.event_body("where am i with all this?"))
+    del envelope["event_id"]
+    body = json.dumps(envelope).encode()
+    before = len(user.posts())
+    assert user.post(body).status_code == 200
+    assert user.post(body).status_code == 200  # replayed within the window: 200, and no second turn
+    quiet_wait(lambda: len(user.posts()), before, settle=3)
+    assert sum("steps done" in post["text"] for post in user.posts()) == 1
+
+
+def test_a_timestamp_ahead_of_the_clock_is_refused_beyond_a_small_skew(user):
+    assert user.post(user.event_body("hi"), timestamp=int(time.time()) + 290).status_code == 401
+    assert "not a doctor" in reply_text(user.exchange(user.event_body("hi"), timestamp=int(time.time()) + 10))
 
 
 def test_an_emergency_gets_the_emergency_numbers(user):
