@@ -13,6 +13,8 @@ from actions.replies import custom_payload
 from actions.store_access import with_store
 
 CONVERSATION_EVENTS = ("user", "bot")
+# The payload that asks the channel to erase its own copies of the conversation (channels/, web/src).
+ERASE_CLIENT = "erase_client"
 
 
 def conversation_summary(tracker: Tracker) -> dict:
@@ -62,7 +64,11 @@ class ActionShowMyData(Action):
 
 
 class ActionForgetMe(Action):
-    """Runs only after the user confirmed: deletes their progress rows and clears the conversation state."""
+    """Runs only after the user confirmed: deletes their progress rows and clears the conversation state.
+
+    It also tells the channel, before the closing words, to erase the copies it controls: the web chat
+    clears its stored history and session, Telegram and Slack delete the messages they still may.
+    """
 
     def name(self) -> str:
         return "action_forget_me"
@@ -71,5 +77,6 @@ class ActionForgetMe(Action):
         removed = with_store(dispatcher, lambda store: store.forget(tracker.sender_id), None)
         if removed is None:
             return []
+        dispatcher.utter_message(json_message=custom_payload(ERASE_CLIENT))
         dispatcher.utter_message(text="Done. I've deleted your journey progress. If you come back, we'll start fresh.")
         return [AllSlotsReset()]

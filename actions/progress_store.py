@@ -8,12 +8,13 @@ owned by Alembic (migrations/), applied when the store opens.
 import hashlib
 import hmac
 import os
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -139,6 +140,19 @@ reminders = Table(
     Column("due_at", DateTime(timezone=True), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+# The ids of a Telegram chat's recent messages (the user's and the bot's), so that "delete my data" can
+# delete them in the chat too. Telegram lets a bot delete a message for 48 hours only, so a row is kept
+# that long, or until the erasure: a hashed id, a message id and its time, never any text.
+telegram_messages = Table(
+    "telegram_messages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_key", String(64), nullable=False, index=True),
+    Column("message_id", BigInteger, nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=False, index=True),
+)
+TELEGRAM_DELETE_WINDOW = timedelta(hours=48)
+
 QUESTION_TOPIC = "question"
 SITUATION_KEYS = ("specialty", "treatment", "opinion")
 
@@ -400,6 +414,41 @@ class ProgressStore:
         query = select(safety_events).where(safety_events.c.created_at >= since).order_by(safety_events.c.id)
         with self.engine.connect() as connection:
             return [dict(row) for row in connection.execute(query).mappings()]
+
+    # --- the Telegram chat's message ids (for deleting them on erasure) ---------------------------
+
+    def record_telegram_message(self, sender_id: str, message_id: int, sent_at: datetime) -> None:
+        """Keep one message id of the chat; ids past Telegram's deletion window go at the same time."""
+        with self.engine.begin() as connection:
+            connection.execute(
+                insert(telegram_messages).values(
+                    user_key=self.user_key(sender_id), message_id=message_id, sent_at=_as_utc(sent_at)
+                )
+            )
+            expired = telegram_messages.c.sent_at < _now() - TELEGRAM_DELETE_WINDOW
+            connection.execute(delete(telegram_messages).where(expired))
+
+    def telegram_messages(self, sender_id: str, now: datetime | None = None) -> list[int]:
+        """The ids of this chat's messages that a bot may still delete, oldest first."""
+        since = (now or _now()) - TELEGRAM_DELETE_WINDOW
+        query = (
+            select(telegram_messages.c.message_id)
+            .where(telegram_messages.c.user_key == self.user_key(sender_id), telegram_messages.c.sent_at >= since)
+            .order_by(telegram_messages.c.sent_at, telegram_messages.c.message_id)
+        )
+        with self.engine.connect() as connection:
+            return list(dict.fromkeys(connection.execute(query).scalars()))
+
+    def forget_telegram_messages(self, sender_id: str) -> int:
+        with self.engine.begin() as connection:
+            key = self.user_key(sender_id)
+            return connection.execute(delete(telegram_messages).where(telegram_messages.c.user_key == key)).rowcount
+
+    def purge_telegram_messages(self, now: datetime | None = None) -> int:
+        """Delete the ids past Telegram's deletion window (they are of no use any more)."""
+        cutoff = (now or _now()) - TELEGRAM_DELETE_WINDOW
+        with self.engine.begin() as connection:
+            return connection.execute(delete(telegram_messages).where(telegram_messages.c.sent_at < cutoff)).rowcount
 
     # --- the user's rights: see, erase; and retention --------------------------------------------
 

@@ -24,6 +24,7 @@ import yaml
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.shared.core.events import UserUttered
 
+from actions.privacy_actions import ERASE_CLIENT
 from channels.guard import answer_turn
 
 logger = logging.getLogger(__name__)
@@ -146,6 +147,11 @@ def buttons_as_text(text: str, buttons: list[dict[str, Any]]) -> str:
 def is_machine_payload(json_message: Any) -> bool:
     """The actions' machine-readable payloads ({"data": {"type": ...}}) for the web chat."""
     return isinstance(json_message, dict) and isinstance(json_message.get("data"), dict)
+
+
+def is_erasure(json_message: Any) -> bool:
+    """The payload that the erasure action sends when "delete my data" is done: erase the chat's copies too."""
+    return is_machine_payload(json_message) and json_message["data"].get("type") == ERASE_CLIENT
 
 
 @cache

@@ -16,7 +16,10 @@ Here:
   DM, in a thread under the mention: no turn runs and nothing is stored (Telegram ignores groups for
   the same reason);
 - the turn runs after the 200 (Slack wants it within 3 s); replies are escaped mrkdwn split at 3000
-  characters, buttons as Block Kit, written out as text when past Block Kit's limits.
+  characters, buttons as Block Kit, written out as text when past Block Kit's limits;
+- when "delete my data" is done in a direct message, the bot deletes its own messages there (read from
+  the conversation's history, so nothing is stored for it) and says that the person's own messages
+  only they can delete: Slack lets no app delete them.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 import aiohttp
 from rasa.core.channels.channel import InputChannel, UserMessage
@@ -47,6 +50,7 @@ from channels.common import (
     buttons_as_text,
     channel_notes,
     handle_turn,
+    is_erasure,
     log_id,
     setting,
     split_text,
@@ -75,6 +79,9 @@ MAX_BUTTONS = 25  # elements in one actions block
 MAX_BUTTON_TITLE = 75  # a button's plain_text
 MAX_BUTTON_VALUE = 2000  # a button's value
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+HISTORY_PAGE = 200  # messages per conversations.history / conversations.replies call
+MAX_HISTORY_PAGES = 50  # 10,000 messages: far more than a conversation with the bot holds
+MAX_RETRY_WAIT = 60  # seconds: a rate-limited call waits as told, up to this, then gives up
 
 
 def signature(signing_secret: str, timestamp: str, body: bytes) -> str:
@@ -150,6 +157,63 @@ class SlackApi(LazyHttpClient):
             return False
         return True
 
+    async def call(self, method: str, form: bool = False, **params: Any) -> dict[str, Any] | None:
+        """Any other method: its answer when ok, else None (logged). Reading methods take a form, writing
+        ones JSON; a rate-limited call waits as Slack says (Retry-After) and tries again."""
+        headers = {"Authorization": f"Bearer {self.token}"}
+        if form:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            data = urlencode({key: str(value) for key, value in params.items()})
+        else:
+            headers["Content-Type"] = "application/json; charset=utf-8"
+            data = json.dumps(params)
+        try:
+            while True:
+                async with self._client().post(f"{self.base}{method}", data=data, headers=headers) as reply:
+                    body = await reply.json(content_type=None)
+                    wait = int(reply.headers.get("Retry-After") or 0) if reply.status == 429 else None
+                if wait is None or wait > MAX_RETRY_WAIT:
+                    break
+                await asyncio.sleep(wait)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
+            logger.error("Slack %s failed: %s", method, error.__class__.__name__)
+            return None
+        if not isinstance(body, dict) or not body.get("ok"):
+            logger.error("Slack %s refused: %s", method, (body or {}).get("error") if isinstance(body, dict) else None)
+            return None
+        return body
+
+    async def bot_messages(self, channel: str) -> list[str] | None:
+        """The ts of every message an app posted in a direct message, threads included; None if unreadable.
+
+        In a DM between a person and this app, only this app can post as a bot."""
+        found: list[str] = []
+        parents = await self._pages("conversations.history", channel=channel)
+        if parents is None:
+            return None
+        for message in parents:
+            if message.get("bot_id"):
+                found.append(message["ts"])
+            if message.get("reply_count"):
+                replies = await self._pages("conversations.replies", channel=channel, ts=message["ts"])
+                if replies is None:
+                    return None
+                found += [reply["ts"] for reply in replies if reply.get("bot_id") and reply["ts"] != message["ts"]]
+        return found
+
+    async def _pages(self, method: str, **params: Any) -> list[dict[str, Any]] | None:
+        messages: list[dict[str, Any]] = []
+        cursor = ""
+        for _page in range(MAX_HISTORY_PAGES):
+            body = await self.call(method, form=True, limit=HISTORY_PAGE, cursor=cursor, **params)
+            if body is None:
+                return None
+            messages += [item for item in body.get("messages") or [] if isinstance(item, dict) and item.get("ts")]
+            cursor = (body.get("response_metadata") or {}).get("next_cursor") or ""
+            if not cursor:
+                break
+        return messages
+
 
 class SlackOutput(TextOnlyOutput):
     """Sends the bot's replies to one Slack conversation (and thread)."""
@@ -162,6 +226,7 @@ class SlackOutput(TextOnlyOutput):
         self.api = api
         self.channel = channel
         self.thread_ts = thread_ts
+        self.erasure_note: str | None = None  # set by an erasure: the note that says what was deleted
 
     async def _post(self, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
         message: dict[str, Any] = {"channel": self.channel, "text": escape(text)}
@@ -189,6 +254,24 @@ class SlackOutput(TextOnlyOutput):
 
     async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
         await self._post(image, [{"type": "image", "image_url": image, "alt_text": "image"}])
+
+    async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
+        if is_erasure(json_message):
+            self.erasure_note = await self.delete_own_messages()
+            return
+        await super().send_custom_json(recipient_id, json_message, **kwargs)
+
+    async def delete_own_messages(self) -> str | None:
+        """Deletes the bot's messages in this direct message; the key of the note that says what happened.
+
+        Only in a DM (ids start with "D"): in a shared channel the bot's messages answer other people too."""
+        if not self.channel.startswith("D"):
+            return None
+        own = await self.api.bot_messages(self.channel)
+        if own is None:
+            return "dm_not_deleted"
+        deleted = [await self.api.call("chat.delete", channel=self.channel, ts=ts) for ts in own]
+        return "dm_deleted" if all(deleted) else "dm_not_deleted"
 
 
 class SlackTurn:
@@ -303,6 +386,8 @@ class SlackInput(InputChannel):
                 # configured SECONDLOOK_LOCALE gives the emergency numbers.
                 message = UserMessage(cleaned.text, output, turn.sender_id, input_channel=self.name())
                 await handle_turn(on_new_message, message, tracker_store_of(app), notes["privacy_note"])
+            if output.erasure_note:  # after the bot's closing words: what could and couldn't be deleted
+                await output.send_text_message(turn.sender_id, notes[output.erasure_note])
 
         if not self.limiter.allow(turn.sender_id):  # a flood: dropped before any work (and any reply)
             logger.warning("Slack: sender %s over the rate limit, event dropped", log_id(turn.sender_id))

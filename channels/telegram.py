@@ -13,7 +13,11 @@ of button data. Here:
   `update_id` is processed once; updates other than text messages and button presses get 200;
 - the turn runs after the 200; replies are plain text (no parse mode: nothing to escape), split at
   Telegram's 4096 characters, buttons as an inline keyboard whose data fits in 64 bytes;
-- only private chats are served: a group would share one person's health questions with everyone.
+- only private chats are served: a group would share one person's health questions with everyone;
+- when "delete my data" is done, the bot deletes the chat's messages it still may (its own and the
+  user's, for 48 hours: Telegram's rule), and says what it could not delete. For that it keeps each
+  message's id for those 48 hours in the progress database (a hashed id, the message id and its time:
+  it survives a restart and is shared by replicas).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import logging
 import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
 from typing import Any
 
 import aiohttp
@@ -34,7 +39,9 @@ from rasa.shared.exceptions import RasaException
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+from sqlalchemy.exc import SQLAlchemyError
 
+from actions.progress_store import get_store
 from channels.common import (
     LazyHttpClient,
     SeenIds,
@@ -43,6 +50,7 @@ from channels.common import (
     buttons_as_text,
     channel_notes,
     handle_turn,
+    is_erasure,
     locale_metadata,
     log_id,
     setting,
@@ -58,6 +66,7 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_MESSAGE_CHARS = 4096  # Telegram's limit for one message's text
 MAX_CALLBACK_DATA_BYTES = 64  # Telegram's limit for a button's callback_data
 MAX_BUTTONS = 100  # Telegram's limit for an inline keyboard
+MAX_DELETE_IDS = 100  # Telegram's limit for one deleteMessages call
 TOKEN_PREFIX = "~"  # marks a callback_data that stands for a longer payload (payloads start with "/")
 _TOKEN_FORMAT = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
 _SECRET_FORMAT = re.compile(r"^[A-Za-z0-9_-]{1,256}$")  # what Telegram accepts as secret_token
@@ -122,21 +131,58 @@ class BotApi(LazyHttpClient):
         return reply.status, body if isinstance(body, dict) else {}
 
 
+class ChatLog:
+    """The ids of each chat's recent messages, in the progress database, for as long as Telegram lets a
+    bot delete them. A failing database costs the deletion, never a reply (logged without ids)."""
+
+    def remember(self, sender_id: str, message: Any) -> None:
+        """Keeps the id of a message as Telegram describes it (a sent message's result, or an update's)."""
+        if not isinstance(message, dict):
+            return
+        message_id, date = message.get("message_id"), message.get("date")
+        if not isinstance(message_id, int) or isinstance(message_id, bool):
+            return
+        sent_at = datetime.fromtimestamp(date, timezone.utc) if isinstance(date, int) else datetime.now(timezone.utc)
+        self._safely(lambda store: store.record_telegram_message(sender_id, message_id, sent_at), None)
+
+    def recent(self, sender_id: str) -> list[int] | None:
+        """The ids that may still be deleted; None when the database can't be read."""
+        return self._safely(lambda store: store.telegram_messages(sender_id), None)
+
+    def forget(self, sender_id: str) -> None:
+        self._safely(lambda store: store.forget_telegram_messages(sender_id), None)
+
+    @staticmethod
+    def _safely(call: Callable[[Any], Any], fallback: Any) -> Any:
+        try:
+            return call(get_store())
+        except SQLAlchemyError as error:
+            logger.error("Telegram: the chat's message ids are unavailable: %s", error.__class__.__name__)
+            return fallback
+
+
 class TelegramOutput(TextOnlyOutput):
-    """Sends the bot's replies to one Telegram chat."""
+    """Sends the bot's replies to one Telegram chat, keeping their ids, and deletes the chat on erasure."""
 
     @classmethod
     def name(cls) -> str:
         return "telegram"
 
-    def __init__(self, api: BotApi, payloads: PayloadBook, chat_id: int) -> None:
+    def __init__(self, api: BotApi, payloads: PayloadBook, chat_id: int, chat_log: ChatLog | None = None) -> None:
         self.api = api
         self.payloads = payloads
         self.chat_id = chat_id
+        self.chat_log = chat_log
+        self.erasure_note: str | None = None  # set by an erasure: the note that says what was deleted
+
+    async def _send(self, recipient_id: str, method: str = "sendMessage", **params: Any) -> None:
+        sent = await self.api.call(method, chat_id=self.chat_id, **params)
+        if self.chat_log is not None and self.erasure_note is None:  # after an erasure, nothing is kept
+            self.chat_log.remember(recipient_id, sent)
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         for piece in split_text(text, MAX_MESSAGE_CHARS):
-            await self.api.call("sendMessage", chat_id=self.chat_id, text=piece)
+            await self._send(recipient_id, text=piece)
 
     async def send_text_with_buttons(
         self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
@@ -147,8 +193,8 @@ class TelegramOutput(TextOnlyOutput):
             return
         *before, last = split_text(text, MAX_MESSAGE_CHARS) or [" "]
         for piece in before:
-            await self.api.call("sendMessage", chat_id=self.chat_id, text=piece)
-        await self.api.call("sendMessage", chat_id=self.chat_id, text=last, reply_markup=keyboard)
+            await self._send(recipient_id, text=piece)
+        await self._send(recipient_id, text=last, reply_markup=keyboard)
 
     def keyboard(self, buttons: list[dict[str, Any]]) -> dict[str, Any] | None:
         """One button per row (the titles are short sentences); None past Telegram's limits."""
@@ -162,7 +208,24 @@ class TelegramOutput(TextOnlyOutput):
         return {"inline_keyboard": rows}
 
     async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
-        await self.api.call("sendPhoto", chat_id=self.chat_id, photo=image)
+        await self._send(recipient_id, "sendPhoto", photo=image)
+
+    async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
+        if is_erasure(json_message):
+            self.erasure_note = await self.delete_chat(recipient_id)
+            return
+        await super().send_custom_json(recipient_id, json_message, **kwargs)
+
+    async def delete_chat(self, recipient_id: str) -> str:
+        """Deletes the chat's messages that Telegram still lets a bot delete (its own and, in a private
+        chat, the user's, up to 48 hours old); returns the key of the note that says what happened."""
+        ids = self.chat_log.recent(recipient_id) if self.chat_log is not None else None
+        if ids is None:
+            return "chat_not_deleted"
+        batches = [ids[start : start + MAX_DELETE_IDS] for start in range(0, len(ids), MAX_DELETE_IDS)]
+        deleted = [await self.api.call("deleteMessages", chat_id=self.chat_id, message_ids=batch) for batch in batches]
+        self.chat_log.forget(recipient_id)
+        return "chat_deleted" if all(deleted) else "chat_not_deleted"
 
 
 class TelegramInput(InputChannel):
@@ -198,6 +261,7 @@ class TelegramInput(InputChannel):
         self._check_configuration()
         self.api = BotApi(api_base_url, access_token) if access_token else None
         self.payloads = PayloadBook()
+        self.chat_log = ChatLog()
         self.seen = SeenIds()
         self.queues = SenderQueues()
         self.limiter = RateLimiter()
@@ -297,8 +361,8 @@ class TelegramInput(InputChannel):
         chat_id = message["chat"]["id"]
         text = message.get("text")
         if not isinstance(text, str) or not text.strip():
-            return Turn(chat_id, None, user.get("language_code"), note="text_only")
-        return Turn(chat_id, self._command(text[:MAX_MESSAGE_CHARS]), user.get("language_code"))
+            return Turn(chat_id, None, user.get("language_code"), note="text_only", message=message)
+        return Turn(chat_id, self._command(text[:MAX_MESSAGE_CHARS]), user.get("language_code"), message=message)
 
     def _button_turn(self, query: dict[str, Any]) -> Turn | None:
         message = query.get("message") if isinstance(query.get("message"), dict) else {}
@@ -319,7 +383,7 @@ class TelegramInput(InputChannel):
         return "/" + match.group(1) if "@" in text.split()[0] else text
 
     def _queue(self, app: Any, turn: Turn, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
-        output = TelegramOutput(self.api, self.payloads, turn.chat_id)
+        output = TelegramOutput(self.api, self.payloads, turn.chat_id, self.chat_log)
         sender_id = f"telegram-{turn.chat_id}"
         notes = channel_notes("telegram")
 
@@ -327,6 +391,7 @@ class TelegramInput(InputChannel):
             app.add_task(self.api.call("answerCallbackQuery", callback_query_id=turn.callback_query_id))
 
         async def work() -> None:
+            self.chat_log.remember(sender_id, turn.message)
             if turn.note:
                 await output.send_text_message(sender_id, notes[turn.note])
             cleaned = clean_text(turn.text) if turn.text else None
@@ -341,6 +406,8 @@ class TelegramInput(InputChannel):
                     metadata=locale_metadata(turn.language_code) or None,
                 )
                 await handle_turn(on_new_message, message, tracker_store_of(app), notes["privacy_note"])
+            if output.erasure_note:  # after the bot's closing words: what could and couldn't be deleted
+                await output.send_text_message(sender_id, notes[output.erasure_note])
 
         if not self.limiter.allow(sender_id):  # a flood: dropped before any work (and any reply)
             logger.warning("Telegram: sender %s over the rate limit, update dropped", log_id(sender_id))
@@ -356,7 +423,7 @@ class TelegramInput(InputChannel):
 class Turn:
     """What one update asks the bot to do."""
 
-    __slots__ = ("chat_id", "text", "language_code", "callback_query_id", "note")
+    __slots__ = ("chat_id", "text", "language_code", "callback_query_id", "note", "message")
 
     def __init__(
         self,
@@ -365,12 +432,14 @@ class Turn:
         language_code: Any = None,
         callback_query_id: str | None = None,
         note: str | None = None,
+        message: dict[str, Any] | None = None,
     ) -> None:
         self.chat_id = chat_id
         self.text = text
         self.language_code = language_code
         self.callback_query_id = callback_query_id
         self.note = note
+        self.message = message  # the user's message, whose id is kept for an erasure (None for a button)
 
 
 def derived_secret(access_token: str) -> str:

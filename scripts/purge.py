@@ -46,9 +46,14 @@ def main() -> None:
 
     os.chdir(ROOT)  # the endpoints file names its SQLite database relative to the project
     cutoff = datetime.now(timezone.utc) - timedelta(days=args.days)
-    users = ProgressStore.from_environment().purge_idle(cutoff)
+    store = ProgressStore.from_environment()
+    users = store.purge_idle(cutoff)
+    message_ids = store.purge_telegram_messages()
     events = tracker_store_from(args.endpoints).purge_idle(time.time() - args.days * 86400)
-    print(f"purged: {users} idle user(s) from the progress database, {events} conversation event(s)")
+    print(
+        f"purged: {users} idle user(s) from the progress database, {events} conversation event(s),"
+        f" {message_ids} expired Telegram message id(s)"
+    )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qsl
 
 from tests.servers import free_port
 
@@ -84,7 +85,10 @@ class StandIn:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 try:
-                    body = json.loads(raw) if raw else {}
+                    if self.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
+                        body = dict(parse_qsl(raw.decode()))
+                    else:
+                        body = json.loads(raw) if raw else {}
                 except ValueError:
                     body = {"_raw": raw.decode("utf-8", "replace")}
                 call = Call("POST", self.path, body, {key.lower(): value for key, value in self.headers.items()})
@@ -101,42 +105,141 @@ class StandIn:
         return Handler
 
 
+TELEGRAM_DELETE_SECONDS = 48 * 3600  # a bot may delete a message (its own, or the user's in a private chat) this long
+
+
 class TelegramStandIn(StandIn):
-    """The Bot API: `POST /bot<token>/<method>` answered with {"ok": true, "result": ...}."""
+    """The Bot API: `POST /bot<token>/<method>` answered with {"ok": true, "result": ...}.
+
+    It keeps every chat's messages (the bot's as it sends them, the user's as the test reports them with
+    `user_sent`), and deleteMessage / deleteMessages really delete them, under Telegram's rules."""
 
     def __init__(self, token: str, username: str) -> None:
         super().__init__()
         self.token = token
         self.username = username
         self._message_id = 0
+        self.chats: dict[int, dict[int, int]] = {}  # chat id -> {message id: date}
+
+    def user_sent(self, chat_id: int, message_id: int, date: int) -> None:
+        with self._lock:
+            self.chats.setdefault(chat_id, {})[message_id] = date
+
+    def messages_in(self, chat_id: int) -> list[int]:
+        with self._lock:
+            return sorted(self.chats.get(chat_id, {}))
 
     def answer(self, call: Call) -> dict[str, Any]:
         if not call.path.startswith(f"/bot{self.token}/"):
             return {"ok": False, "error_code": 401, "description": "Unauthorized"}
         if call.api_method == "getMe":
             return {"ok": True, "result": {"id": 4242, "is_bot": True, "first_name": "SL", "username": self.username}}
-        if call.api_method == "sendMessage":
+        if call.api_method in ("sendMessage", "sendPhoto"):
             self._message_id += 1
             chat = {"id": call.json.get("chat_id"), "type": "private"}
             result = {"message_id": self._message_id, "date": int(time.time()), "chat": chat, **call.json}
+            self.chats.setdefault(chat["id"], {})[self._message_id] = result["date"]
             return {"ok": True, "result": result}
+        if call.api_method == "deleteMessage":
+            refused = self._delete(call.json.get("chat_id"), call.json.get("message_id"))
+            return {"ok": False, "error_code": 400, "description": refused} if refused else {"ok": True, "result": True}
+        if call.api_method == "deleteMessages":
+            ids = call.json.get("message_ids")
+            if not isinstance(ids, list) or not 1 <= len(ids) <= 100:
+                return {"ok": False, "error_code": 400, "description": "Bad Request: message_ids must hold 1-100 ids"}
+            for message_id in ids:  # messages that can't be deleted are skipped, as Telegram does
+                self._delete(call.json.get("chat_id"), message_id)
+            return {"ok": True, "result": True}
         return {"ok": True, "result": True}
+
+    def _delete(self, chat_id: Any, message_id: Any) -> str | None:
+        """Deletes one message; the reason it can't be deleted, if so (Telegram's wording)."""
+        messages = self.chats.get(chat_id, {})
+        if message_id not in messages:
+            return "Bad Request: message to delete not found"
+        if time.time() - messages[message_id] > TELEGRAM_DELETE_SECONDS:
+            return "Bad Request: message can't be deleted"
+        del messages[message_id]
+        return None
+
+
+SLACK_BOT = {"bot_id": "B0SECONDLOOK", "user": "U0SECONDLOOK", "app_id": "A0SECONDLOOK"}
 
 
 class SlackStandIn(StandIn):
-    """The Web API: `POST /api/chat.postMessage` answered with {"ok": true, "ts": ...}."""
+    """The Web API: `POST /api/chat.postMessage` answered with {"ok": true, "ts": ...}.
 
-    def __init__(self) -> None:
+    It keeps every conversation's messages (the bot's as it posts them, the person's as the test reports
+    them with `user_posted`): conversations.history and conversations.replies read them back in pages,
+    and chat.delete really deletes, under Slack's rule (an app deletes only its own messages)."""
+
+    def __init__(self, page_size: int = 3) -> None:
         super().__init__()
         self._count = 0
+        self.page_size = page_size  # small, so that the bot must follow the cursor
+        self.conversations: dict[str, list[dict[str, Any]]] = {}  # channel -> messages, oldest first
 
     @property
     def api_base_url(self) -> str:
         return f"{self.url}/api/"
 
+    def user_posted(self, channel: str, user: str, ts: str, thread_ts: str | None = None) -> None:
+        with self._lock:
+            self._keep(channel, {"user": user, "ts": ts, "thread_ts": thread_ts})
+
+    def messages_in(self, channel: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(message) for message in self.conversations.get(channel, [])]
+
     def answer(self, call: Call) -> dict[str, Any]:
+        channel = call.json.get("channel")
+        if call.api_method == "conversations.history":
+            parents = [message for message in self.conversations.get(channel, []) if self._top_level(message)]
+            return self._page(channel, list(reversed(parents)), call.json.get("cursor"))  # newest first, as Slack
+        if call.api_method == "conversations.replies":
+            thread = [message for message in self.conversations.get(channel, []) if self._in_thread(message, call)]
+            return self._page(channel, thread, call.json.get("cursor"))
+        if call.api_method == "chat.delete":
+            return self._delete(channel, call.json.get("ts"))
         self._count += 1
-        return {"ok": True, "channel": call.json.get("channel"), "ts": f"{int(time.time())}.{self._count:06d}"}
+        ts = f"{int(time.time())}.{self._count:06d}"
+        if call.api_method == "chat.postMessage":
+            posted = {**SLACK_BOT, "ts": ts, "thread_ts": call.json.get("thread_ts"), "text": call.json.get("text")}
+            self._keep(channel, posted)
+        return {"ok": True, "channel": channel, "ts": ts}
+
+    def _keep(self, channel: str, message: dict[str, Any]) -> None:
+        self.conversations.setdefault(channel, []).append({key: value for key, value in message.items() if value})
+
+    @staticmethod
+    def _top_level(message: dict[str, Any]) -> bool:
+        return message.get("thread_ts") in (None, message["ts"])
+
+    @staticmethod
+    def _in_thread(message: dict[str, Any], call: Call) -> bool:
+        return call.json.get("ts") in (message["ts"], message.get("thread_ts"))
+
+    def _page(self, channel: str, messages: list[dict[str, Any]], cursor: str | None) -> dict[str, Any]:
+        start = int(cursor or 0)
+        page = [dict(message) for message in messages[start : start + self.page_size]]
+        everything = self.conversations.get(channel, [])
+        for message in page:  # parents carry their reply count, as Slack's history does
+            replies = [other for other in everything if other.get("thread_ts") == message["ts"] != other["ts"]]
+            if replies:
+                message["reply_count"] = len(replies)
+        more = start + self.page_size < len(messages)
+        next_cursor = str(start + self.page_size) if more else ""
+        return {"ok": True, "messages": page, "has_more": more, "response_metadata": {"next_cursor": next_cursor}}
+
+    def _delete(self, channel: str, ts: Any) -> dict[str, Any]:
+        messages = self.conversations.get(channel, [])
+        found = next((message for message in messages if message["ts"] == ts), None)
+        if found is None:
+            return {"ok": False, "error": "message_not_found"}
+        if found.get("bot_id") != SLACK_BOT["bot_id"]:
+            return {"ok": False, "error": "cant_delete_message"}
+        messages.remove(found)
+        return {"ok": True, "channel": channel, "ts": ts}
 
 
 # The credentials.yml entries of the two channels, as the project's credentials.yml holds them: quoted

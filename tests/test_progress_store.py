@@ -179,6 +179,24 @@ def test_purge_removes_only_idle_users(any_store, sender):
     assert any_store.export(active)["safety_events"]
 
 
+def test_telegram_message_ids_are_kept_hashed_for_48_hours_then_purged(any_store, sender):
+    now = datetime.now(timezone.utc)
+    any_store.record_telegram_message(sender, 11, now - timedelta(hours=47))
+    any_store.record_telegram_message(sender, 12, now - timedelta(minutes=1))
+    any_store.record_telegram_message(sender + "-other", 13, now)
+    assert any_store.telegram_messages(sender) == [11, 12]
+    assert any_store.telegram_messages(sender, now=now + timedelta(hours=2)) == [12]  # 11 is past 48 h
+    with any_store.engine.connect() as connection:
+        rows = connection.execute(text("SELECT * FROM telegram_messages")).mappings().all()
+    assert {row["user_key"] for row in rows} == {any_store.user_key(sender), any_store.user_key(sender + "-other")}
+    assert set(rows[0].keys()) == {"id", "user_key", "message_id", "sent_at"}  # no text, no chat id
+    assert any_store.purge_telegram_messages(now=now + timedelta(hours=2)) == 1
+    any_store.record_telegram_message(sender, 14, now - timedelta(hours=49))  # recording purges what expired
+    assert any_store.telegram_messages(sender, now=now - timedelta(hours=50)) == [12]
+    assert any_store.forget_telegram_messages(sender) == 1
+    assert any_store.telegram_messages(sender) == [] and any_store.telegram_messages(sender + "-other") == [13]
+
+
 def test_concurrent_reports_of_one_user_lose_nothing(any_store, sender):
     """Two conversations of the same user (say, phone and laptop) report steps at the same moment."""
     steps = ["ask_doctor", "be_honest", "outside_network", "move_on", "after_opinion"] * 4
@@ -210,7 +228,7 @@ def test_migrations_run_up_from_empty_and_from_the_previous_revision(database_ur
     store = ProgressStore(database_url)  # opening the store applies the rest
     with engine.connect() as connection:
         assert {"step_history", "notes"} <= set(inspect(connection).get_table_names())
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0006"
         assert connection.execute(text("SELECT count(*) FROM completed_steps")).scalar() == 1
     ProgressStore(database_url)  # and a second start is a no-op
     store.engine.dispose()

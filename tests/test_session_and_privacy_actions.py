@@ -3,7 +3,9 @@
 import json
 
 from rasa_sdk.events import ActionExecuted, AllSlotsReset, SessionStarted, SlotSet
+from sqlalchemy.exc import OperationalError
 
+from actions import progress_store
 from actions.fallback_actions import ActionClarifyIntent
 from actions.privacy_actions import ActionForgetMe, ActionShowMyData
 from actions.session_actions import ActionSessionStart
@@ -83,6 +85,26 @@ async def test_forget_me_deletes_progress_and_resets_the_slots(dispatcher, domai
     assert store.completed_steps("user-1") == []
     assert store.completed_steps("someone-else") == ["ask_doctor"]
     assert "deleted" in texts(dispatcher)[0]
+
+
+async def test_forget_me_asks_the_channel_to_erase_its_copies_before_the_closing_words(dispatcher, domain, store):
+    await ActionForgetMe().run(dispatcher, make_tracker("affirm"), domain)
+    assert customs(dispatcher, "erase_client") == [{"type": "erase_client"}]
+    kinds = ["custom" if message.get("custom") else "text" for message in dispatcher.messages]
+    assert kinds == ["custom", "text"]  # the channel clears first, so the closing words stay on screen
+
+
+async def test_forget_me_with_a_dead_database_erases_nothing_anywhere(dispatcher, domain, monkeypatch, tmp_path):
+    dead = progress_store.ProgressStore(f"sqlite:///{tmp_path / 'p.db'}")
+
+    def unreachable(*args, **kwargs):
+        raise OperationalError("DELETE", {}, Exception("database is down"))
+
+    monkeypatch.setattr(dead, "forget", unreachable)
+    monkeypatch.setattr(progress_store, "_store", dead)
+    events = await ActionForgetMe().run(dispatcher, make_tracker("affirm"), domain)
+    assert events == [] and customs(dispatcher, "erase_client") == []
+    assert "couldn't reach your saved progress" in texts(dispatcher)[0]
 
 
 async def test_the_disclaimer_names_the_configured_locale_numbers(dispatcher, domain, store, monkeypatch):

@@ -20,6 +20,7 @@ from channels.slack import (
     MAX_BUTTON_TITLE,
     MAX_FUTURE_SECONDS,
     SlackInput,
+    SlackOutput,
     button_blocks,
     delivery_key,
     escape,
@@ -207,6 +208,8 @@ class SlackUser:
             **event,
         }
         envelope = {"type": "event_callback", "team_id": TEAM, "event_id": _random_id("Ev"), "event": message}
+        if "bot_id" not in message:  # the message is in the conversation at Slack
+            self.api.user_posted(self.channel, self.user_id, message["ts"], message.get("thread_ts"))
         return json.dumps(envelope).encode()
 
     def posts(self) -> list[dict[str, Any]]:
@@ -390,6 +393,36 @@ def test_bad_bodies_get_a_4xx_or_a_quiet_200_never_a_crash(user, body, content_t
 def test_a_huge_message_is_answered_without_a_crash(user):
     assert user.say("i doubt my diagnosis " * 5000) == too_long_text()
     assert "five steps" in user.say("what can you do?")
+
+
+def test_delete_my_data_deletes_the_bots_messages_in_the_dm_and_says_the_persons_own_stay(user, api):
+    user.say("hi")
+    parent = f"{time.time():.6f}"
+    user.say("Dr Hallworth says I have sarcoidosis and I doubt that diagnosis", ts=parent)
+    user.say("where am i with all this?", thread_ts=parent)  # answered in the thread
+    assert "Shall I delete everything?" in user.say("delete my data")
+    before = api.messages_in(user.channel)
+    bots = {message["ts"] for message in before if message.get("bot_id")}
+    persons = {message["ts"] for message in before if not message.get("bot_id")}
+    assert any(message.get("thread_ts") == parent for message in before if message.get("bot_id"))
+    assert len(bots) > api.page_size  # the history comes in more than one page
+
+    closing = user.press("Yes, delete everything")
+    assert "deleted your journey progress" in closing
+    assert "I can't delete yours" in closing and "Delete message" in closing
+
+    after = api.messages_in(user.channel)
+    assert not bots & {message["ts"] for message in after}  # every message of the bot is gone, threads too
+    assert persons <= {message["ts"] for message in after}  # the person's own are theirs to delete
+    assert [message["text"] for message in after if message.get("bot_id")] == closing.split("\n")
+    deletions = api.calls_to("chat.delete", lambda call: call.json["channel"] == user.channel)
+    assert {call.json["ts"] for call in deletions} == bots  # never an attempt on the person's messages
+
+
+async def test_the_bots_messages_are_deleted_only_in_a_direct_message():
+    output = SlackOutput(api=None, channel="C0PUBLIC", thread_ts="1.0")  # a mention's thread in a channel
+    await output.send_custom_json("slack-T-U", {"data": {"type": "erase_client"}})
+    assert output.erasure_note is None  # the bot's messages there answer other people too
 
 
 def test_the_telegram_webhook_is_off_without_its_variables_and_rest_still_works(bot):

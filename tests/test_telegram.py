@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import requests
 
+from actions.progress_store import ProgressStore
 from channels import common
 from channels.common import SeenIds, buttons_as_text, locale_metadata, setting, split_text
 from channels.guard import too_long_text
@@ -207,6 +208,7 @@ class TelegramUser:
         update_id = next(_update_ids)
         sender = {"id": self.chat_id, "is_bot": False, "first_name": "Test", "language_code": self.language_code}
         message = {"message_id": update_id, "date": int(time.time()), "chat": self.chat, "from": sender, "text": text}
+        self.api.user_sent(self.chat_id, update_id, message["date"])  # the message is in the chat
         return {"update_id": update_id, "message": message}
 
     @property
@@ -329,6 +331,42 @@ def test_an_emergency_gets_the_numbers_and_the_users_region_is_honoured(bot, api
     british = TelegramUser(bot, api, language_code="en-GB")
     british.say("hi")
     assert "999" in british.say("my chest is crushing and my left arm is numb")
+
+
+def test_delete_my_data_deletes_the_chat_messages_telegram_allows_and_says_what_remains(bot, user, api):
+    old_message = 10**9  # outside the ids the stand-in and the updates hand out
+    api.user_sent(user.chat_id, old_message, int(time.time()) - 3 * 86400)  # too old for a bot to delete
+    user.say("hi")
+    user.say("Dr Hallworth says I have sarcoidosis and I doubt that diagnosis")
+    assert "Shall I delete everything?" in user.say("delete my data")
+    conversation = [message_id for message_id in api.messages_in(user.chat_id) if message_id != old_message]
+    assert len(conversation) >= 6  # the user's three messages and the bot's replies
+
+    closing = user.say("yes")
+    assert "deleted your journey progress" in closing
+    assert "last 48 hours" in closing and "Delete chat" in closing and "screenshots" in closing
+
+    remaining = api.messages_in(user.chat_id)
+    assert not set(conversation) & set(remaining)  # every message of the conversation, and the "yes", is gone
+    assert old_message in remaining and len(remaining) == 3  # the old one, and the two closing messages
+    deletions = api.calls_to("deleteMessages", lambda call: call.json["chat_id"] == user.chat_id)
+    assert deletions and all(len(call.json["message_ids"]) <= 100 for call in deletions)
+    store = ProgressStore(bot.env["DATABASE_URL"])
+    assert store.telegram_messages(f"telegram-{user.chat_id}") == []  # nothing kept after the erasure
+    store.engine.dispose()
+
+
+def test_the_stand_in_deletes_only_what_telegram_allows(api):
+    chat_id = random.randrange(10**8, 10**10)
+    api.user_sent(chat_id, 1, int(time.time()))
+    api.user_sent(chat_id, 2, int(time.time()) - 49 * 3600)
+    path = f"{api.url}/bot{TOKEN}"
+    assert requests.post(f"{path}/deleteMessage", json={"chat_id": chat_id, "message_id": 1}, timeout=5).json()["ok"]
+    too_old = requests.post(f"{path}/deleteMessage", json={"chat_id": chat_id, "message_id": 2}, timeout=5).json()
+    assert too_old["description"] == "Bad Request: message can't be deleted"
+    gone = requests.post(f"{path}/deleteMessage", json={"chat_id": chat_id, "message_id": 1}, timeout=5).json()
+    assert gone["description"] == "Bad Request: message to delete not found"
+    assert api.messages_in(chat_id) == [2]
 
 
 def test_photos_get_the_text_only_note_and_no_turn(user):

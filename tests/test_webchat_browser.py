@@ -29,6 +29,7 @@ T = TypeVar("T")
 DISCLAIMER = "not a doctor"
 GREETING = "Hi, I'm SecondLook"
 STORAGE_KEY_PREFIX = "secondlook-chat:"
+PRIVATE_DETAILS = "Dr Hallworth told me I have sarcoidosis of the lungs and I really doubt that diagnosis"
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +116,15 @@ def tab_to(page: Page, description: str, presses: int = 20, key: str = "Tab") ->
         if focused(page).startswith(description):
             return
     raise AssertionError(f"{description!r} never got the focus; last was {focused(page)!r}")
+
+
+def browser_storage(page: Page) -> str:
+    """Everything this origin keeps in the browser: localStorage, sessionStorage and cookies, as one text."""
+    areas = page.evaluate(
+        "() => JSON.stringify([localStorage, sessionStorage].map(area =>"
+        " Object.keys(area).map(key => [key, area.getItem(key)])))"
+    )
+    return areas + json.dumps(page.context.cookies())
 
 
 def stored_history(page: Page) -> dict:
@@ -287,20 +297,92 @@ def test_the_whole_flow_works_with_the_keyboard_only(bot, page):
     expect_bot_says(page, "haven't deleted anything")
 
 
-def test_start_over_clears_the_local_history_and_restarts_the_conversation(bot, page):
+def test_start_over_asks_first_then_starts_a_new_session_that_the_next_person_cannot_resume(bot, page):
     open_chat(page, f"{bot.url}/chat/")
     send(page, "what can you do?")
     expect_bot_says(page, "five steps")
     session_id = stored_history(page)["sessionId"]
+    other_tab = page.context.new_page()  # the same conversation open in another tab
+    other_tab.goto(f"{bot.url}/chat/")
+    expect(other_tab.locator(".sl-log")).to_contain_text("five steps")
 
     page.get_by_role("button", name="Menu").click()
     page.get_by_role("menuitem", name="Start over").click()
-    expect(bot_messages(page).filter(has_text=DISCLAIMER)).to_have_count(1)  # the bot opens anew
+    offer = page.get_by_role("group", name="Start over")
+    expect(offer).to_contain_text("whoever uses it next won't see it")
+    assert focused(page) == "button|Start a new conversation|"
+    offer.get_by_role("button", name="Keep this one").click()  # asking wipes nothing
+    expect(offer).to_have_count(0)
+    expect(user_messages(page)).to_have_text(["what can you do?"])
+    assert stored_history(page)["sessionId"] == session_id
+
+    page.get_by_role("button", name="Menu").click()
+    page.get_by_role("menuitem", name="Start over").click()
+    page.get_by_role("button", name="Start a new conversation").click()
+    expect(bot_messages(page).filter(has_text=GREETING)).to_have_count(1)  # the bot opens a new conversation
     expect(bot_messages(page).filter(has_text="five steps")).to_have_count(0)
     expect(user_messages(page)).to_have_count(0)
     history = stored_history(page)
-    assert history["sessionId"] == session_id
+    assert re.fullmatch(r"[0-9a-f]{32}", history["sessionId"]) and history["sessionId"] != session_id
     assert [message["text"] for message in history["messages"]] == bot_messages(page).all_inner_texts()
+    expect(other_tab.locator(".sl-notice")).to_contain_text("closed in another window")  # it let go too
+    expect(other_tab.locator(".sl-log")).not_to_contain_text("five steps")
+    other_tab.close()
+
+    page.reload()  # the next person at this computer
+    expect(bot_messages(page).filter(has_text=GREETING)).to_have_count(1)
+    expect(bot_messages(page).filter(has_text="five steps")).to_have_count(0)
+    assert "what can you do?" not in browser_storage(page) and session_id not in browser_storage(page)
+
+
+def test_delete_my_data_leaves_nothing_of_the_conversation_on_the_page_or_in_the_browser(bot, page):
+    open_chat(page, f"{bot.url}/chat/")
+    send(page, PRIVATE_DETAILS)
+    expect(page.locator(".sl-message--user ~ .sl-message--bot")).not_to_have_count(0)  # answered
+    session_id = stored_history(page)["sessionId"]
+    assert "Hallworth" in browser_storage(page) and "sarcoidosis" in browser_storage(page)
+    other_tab = page.context.new_page()  # the same conversation open in another tab
+    other_tab.goto(f"{bot.url}/chat/")
+    expect(other_tab.locator(".sl-log")).to_contain_text("Hallworth")
+
+    page.get_by_role("button", name="Menu").click()
+    page.get_by_role("menuitem", name="Delete my data").click()
+    expect_bot_says(page, "Shall I delete everything?")
+    expect(other_tab.locator(".sl-log")).to_contain_text("Shall I delete everything?")  # one session, two tabs
+    page.get_by_role("button", name="Yes, delete everything").click()
+    expect_bot_says(page, "deleted your journey progress")
+    expect(page.locator(".sl-notice")).to_contain_text("Cleared from this device")
+    expect(user_messages(page)).to_have_count(0)
+    expect(page.locator(".sl-log")).not_to_contain_text("Hallworth")
+    expect(other_tab.locator(".sl-log")).not_to_contain_text("Hallworth")  # the other tab let go too
+    other_tab.close()
+    expect(page.locator(".sl-status")).to_have_text("Connected")
+    expect_new_session(page, session_id)
+
+    page.reload()
+    expect_bot_says(page, "deleted your journey progress")
+    expect(user_messages(page)).to_have_count(0)
+    page_text = page.locator("body").inner_text()
+    stored = browser_storage(page)
+    for private in ("Hallworth", "sarcoidosis", "Shall I delete everything", session_id):
+        assert private not in page_text and private not in stored, private
+    assert stored_history(page)["sessionId"] != session_id
+
+    # the new session is a real one: the bot answers it, and knows nothing of the old conversation
+    send(page, "where am i with all this?")
+    expect_bot_says(page, "0 of 5 steps done")
+
+
+def expect_new_session(page: Page, old_session: str) -> str:
+    """Waits until a new server-issued session id is stored; returns it."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        session_id = stored_history(page).get("sessionId")
+        if session_id and session_id != old_session:
+            assert re.fullmatch(r"[0-9a-f]{32}", session_id)
+            return session_id
+        page.wait_for_timeout(100)
+    raise AssertionError("no new session id was stored")
 
 
 def test_my_data_is_offered_as_a_json_download(bot, page, tmp_path):
@@ -344,6 +426,21 @@ def test_the_embed_snippet_works_from_a_page_on_another_port(bot, page, embed_po
         expect_bot_says(page, "Step 1 of 5")
         expect(step(page, "ask_doctor")).to_have_attribute("data-status", "current")
         assert page.evaluate("() => location.origin") == site != bot.url
+
+
+def test_an_embedding_site_can_keep_the_conversation_out_of_its_storage(bot, page, embed_port, tmp_path):
+    with example_site(bot.url, tmp_path, port=embed_port) as site:
+        embed = tmp_path / "example-site" / "embed.html"
+        embed.write_text(embed.read_text().replace('data-locale="en-GB"', 'data-locale="en-GB" data-storage="none"'))
+        page.goto(f"{site}/embed.html")
+        expect(bot_messages(page).filter(has_text=GREETING)).to_have_count(1)
+        send(page, PRIVATE_DETAILS)
+        expect(page.locator(".sl-message--user ~ .sl-message--bot")).not_to_have_count(0)
+        stored = browser_storage(page)
+        assert "sarcoidosis" not in stored and STORAGE_KEY_PREFIX not in stored  # the host site holds nothing
+        page.reload()
+        expect(bot_messages(page).filter(has_text=GREETING)).to_have_count(1)  # a new conversation
+        expect(user_messages(page)).to_have_count(0)
 
 
 def test_the_embed_example_points_at_the_documented_default_server():

@@ -2,7 +2,10 @@
 //
 // Every text from the user or the bot is put into the page with textContent (links are built as
 // elements), never as HTML. The conversation id and the rendered messages are kept in localStorage
-// so a reload shows the same conversation; "Start over" clears them.
+// (or sessionStorage, or nowhere: the `storage` option) so a reload shows the same conversation.
+// "Start over" offers a new conversation: a new server-issued id, the stored copy removed, so the next
+// person at this device can't resume it. When the bot confirms "delete my data" (an `erase_client`
+// message), the stored copy, the screen and the id go the same way.
 //
 // Use: <div id="secondlook-chat"></div>
 //      <script src="https://bot.example.org/chat/secondlook-chat.js"
@@ -43,8 +46,17 @@ const STRINGS = {
   refused: "The chat server refused the connection.",
   download: "Download my data (JSON)",
   repliesLabel: "Suggested replies",
-  confirmStartOver: "Start over? This clears the conversation on this device (your journey progress is kept).",
+  startOverOffer:
+    "Start a new conversation? This one, and your progress in it, can no longer be opened from this " +
+    "device, so whoever uses it next won't see it. What the bot keeps of it is deleted when it expires; " +
+    "to delete it now, choose “Delete my data” instead.",
+  startOverYes: "Start a new conversation",
+  startOverNo: "Keep this one",
+  erasedHere: "Cleared from this device too. A new conversation starts when you write.",
+  closedElsewhere: "This conversation was closed in another window of this site. Write to start a new one.",
 };
+
+const STORAGE_AREAS = { local: "localStorage", session: "sessionStorage" };
 
 // ---------------------------------------------------------------------------------------------
 // Small DOM helpers: elements are made with text only.
@@ -89,33 +101,59 @@ function newId() {
 // Local history: the conversation id, the rendered messages (capped) and the last progress.
 
 class History {
-  constructor(key) {
+  constructor(key, storage) {
     this.key = key;
+    this.area = storage; // "local" | "session" | "none"
     this.state = this.load();
+  }
+
+  /** The Storage object in use, or null ("none", or blocked by the browser). */
+  storage() {
+    try {
+      return STORAGE_AREAS[this.area] ? window[STORAGE_AREAS[this.area]] : null;
+    } catch (error) {
+      return null;
+    }
+  }
+
+  static empty() {
+    return { version: STORAGE_VERSION, sessionId: null, messages: [], progress: null };
   }
 
   load() {
     try {
-      const stored = JSON.parse(localStorage.getItem(this.key) || "null");
+      const storage = this.storage();
+      const stored = storage && JSON.parse(storage.getItem(this.key) || "null");
       if (stored && stored.version === STORAGE_VERSION && Array.isArray(stored.messages)) return stored;
     } catch (error) {
       // unreadable or blocked storage: start afresh
     }
-    return { version: STORAGE_VERSION, sessionId: null, messages: [], progress: null };
+    return History.empty();
   }
 
   save() {
     this.state.messages = this.state.messages.slice(-MAX_STORED_MESSAGES);
     try {
-      localStorage.setItem(this.key, JSON.stringify(this.state));
+      const storage = this.storage();
+      if (storage) storage.setItem(this.key, JSON.stringify(this.state));
     } catch (error) {
       // storage full or blocked: the chat still works, it just won't survive a reload
     }
   }
 
-  clear() {
-    this.state = { version: STORAGE_VERSION, sessionId: this.state.sessionId, messages: [], progress: null };
-    this.save();
+  /** Forgets everything, the conversation id included, and (unless `storedToo` is false) the stored copy. */
+  forget({ storedToo = true } = {}) {
+    const sessionId = this.state.sessionId;
+    this.state = History.empty();
+    if (!storedToo) return;
+    try {
+      const storage = this.storage();
+      const stored = storage && JSON.parse(storage.getItem(this.key) || "null");
+      // Another tab may already keep its own new conversation there: that one is not ours to remove.
+      if (stored && (!stored.sessionId || stored.sessionId === sessionId)) storage.removeItem(this.key);
+    } catch (error) {
+      // blocked or unreadable storage: nothing of ours to remove
+    }
   }
 }
 
@@ -126,11 +164,12 @@ class ChatWidget {
     this.container = container;
     this.options = options;
     this.strings = { ...STRINGS, ...(options.strings || {}) };
-    this.history = new History(`secondlook-chat:${options.serverUrl}`);
+    this.history = new History(`secondlook-chat:${options.serverUrl}`, options.storage);
     this.timeFormat = new Intl.DateTimeFormat(options.locale || undefined, { hour: "2-digit", minute: "2-digit" });
     this.typingTimer = null;
     this.sessionReady = false;
     this.pending = []; // messages typed before the session was confirmed
+    this.greetNewSession = true; // false after an erasure: the bot's closing words are the last ones
     this.build();
     this.restore();
     this.connect();
@@ -255,6 +294,7 @@ class ChatWidget {
     this.menu.addEventListener("focusout", (event) => {
       if (!this.root.querySelector(".sl-menu-wrap").contains(event.relatedTarget)) this.closeMenu(false);
     });
+    window.addEventListener("storage", (event) => this.onStorage(event));
   }
 
   // --- menu (WAI-ARIA menu button pattern) -----------------------------------------------------
@@ -306,7 +346,9 @@ class ChatWidget {
       this.sessionReady = true;
       // Nothing shown yet (a new conversation, or the opening never arrived): ask the bot to open it.
       const pending = this.pending;
-      if (this.history.state.messages.length === 0 && pending.length === 0 && this.options.initPayload) {
+      const greet = this.greetNewSession && this.options.initPayload;
+      this.greetNewSession = true;
+      if (this.history.state.messages.length === 0 && pending.length === 0 && greet) {
         this.emitMessage(this.options.initPayload);
       }
       for (const text of pending) this.emitMessage(text);
@@ -338,6 +380,7 @@ class ChatWidget {
 
   /** Sends `payload` to the bot and shows `shown` as the user's bubble. */
   send(payload, shown) {
+    if (this.dormant) this.wake();
     this.clearQuickReplies();
     this.addMessage({ from: "user", text: shown, ts: Date.now() });
     if (this.sessionReady) this.emitMessage(payload);
@@ -345,15 +388,86 @@ class ChatWidget {
     this.input.focus();
   }
 
+  /** Offers a new conversation (in the log, not a modal dialog); nothing is cleared until it is taken. */
   startOver() {
-    if (this.options.confirmStartOver && !window.confirm(this.strings.confirmStartOver)) return;
-    this.history.clear();
+    if (this.offer) this.offer.remove();
+    const s = this.strings;
+    const yes = el("button", { type: "button", className: "sl-reply", text: s.startOverYes });
+    const no = el("button", { type: "button", className: "sl-reply", text: s.startOverNo });
+    this.offer = el(
+      "div",
+      { className: "sl-offer", role: "group", "aria-label": s.startOver },
+      el("p", { className: "sl-text", text: s.startOverOffer }),
+      el("div", { className: "sl-offer-actions" }, yes, no),
+    );
+    yes.addEventListener("click", () => {
+      this.freshSession();
+      this.reconnect();
+      this.input.focus();
+    });
+    no.addEventListener("click", () => {
+      this.offer.remove();
+      this.offer = null;
+      this.input.focus();
+    });
+    this.log.append(this.offer);
+    this.scrollToEnd();
+    yes.focus();
+  }
+
+  /** Drops this device's copy of the conversation (storage, screen, id); the next session is a new one. */
+  freshSession({ storedToo = true } = {}) {
+    this.history.forget({ storedToo });
     this.log.replaceChildren();
+    this.offer = null;
     this.progress.hidden = true;
-    // The bot answers a restart with its opening message and the (kept) journey progress.
-    if (this.sessionReady) this.emitMessage("/restart");
-    else this.pending.push("/restart");
-    this.input.focus();
+    this.stepList.replaceChildren();
+    if (this.exportUrl) URL.revokeObjectURL(this.exportUrl);
+    this.exportUrl = null;
+    this.sessionReady = false;
+    this.pending = [];
+    this.hideTyping();
+  }
+
+  /** A new socket: it is in no room of the old conversation, and asks for a new session id. */
+  reconnect() {
+    this.socket.disconnect();
+    this.socket.connect();
+  }
+
+  /** The bot erased everything: clear this device too, keep the bot's closing words, open a new session. */
+  eraseHere() {
+    this.freshSession();
+    this.greetNewSession = false;
+    this.log.append(el("p", { className: "sl-notice", role: "status", text: this.strings.erasedHere }));
+    // The same socket: the closing words of this turn still arrive through the old session's room.
+    this.socket.emit("session_request", { session_id: null });
+  }
+
+  /** Another tab of this site started over or erased: drop the copy shown here too, and wait. */
+  onStorage(event) {
+    if (event.key !== this.history.key || event.newValue !== null) return;
+    if (event.storageArea !== this.history.storage()) return;
+    let removed = null;
+    try {
+      removed = JSON.parse(event.oldValue || "null");
+    } catch (error) {
+      return;
+    }
+    const shown = this.history.state.sessionId;
+    if (!shown || !removed || removed.sessionId !== shown) return; // not the conversation shown here
+    this.freshSession({ storedToo: false });
+    this.socket.disconnect(); // out of the old conversation's room
+    this.dormant = true;
+    this.log.append(el("p", { className: "sl-notice", role: "status", text: this.strings.closedElsewhere }));
+  }
+
+  /** The first message after another tab closed the conversation: carry on in the session it left. */
+  wake() {
+    this.dormant = false;
+    this.history.state = this.history.load();
+    this.greetNewSession = false;
+    this.socket.connect();
   }
 
   // --- incoming --------------------------------------------------------------------------------
@@ -365,6 +479,10 @@ class ChatWidget {
       this.history.state.progress = message.steps;
       this.history.save();
       this.renderProgress(message.steps);
+      return;
+    }
+    if (message.type === "erase_client") {
+      this.eraseHere();
       return;
     }
     if (message.type === "data_export" && message.document) {
@@ -535,10 +653,15 @@ function optionsFrom(script, overrides = {}) {
     initPayload: overrides.initPayload ?? data.initPayload ?? "/greet",
     userEvent: overrides.userEvent || data.userEvent || "user_uttered",
     botEvent: overrides.botEvent || data.botEvent || "bot_uttered",
-    confirmStartOver: overrides.confirmStartOver ?? data.confirmStartOver === "true",
+    storage: storageOption(overrides.storage || data.storage),
     strings: overrides.strings,
     stylesheet: overrides.stylesheet ?? data.stylesheet ?? new URL("secondlook-chat.css", scriptUrl).href,
   };
+}
+
+/** Where the conversation is kept: "local" (default), "session" (until the tab closes) or "none". */
+function storageOption(value) {
+  return value === "session" || value === "none" ? value : "local";
 }
 
 function addStylesheet(href) {
