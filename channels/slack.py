@@ -13,7 +13,9 @@ Here:
 - direct messages and mentions are answered, in the thread they were written in (a mention outside
   a thread gets its answer in a thread under it, so a channel isn't filled with the conversation);
 - the turn runs after the 200 (Slack wants it within 3 s); replies are escaped mrkdwn split at 3000
-  characters, buttons as Block Kit, written out as text when past Block Kit's limits.
+  characters, buttons as Block Kit, written out as text when past Block Kit's limits;
+- the copy of a user's data ("what do you keep about me?") is shared as a file in the conversation
+  (files.getUploadURLExternal, then files.completeUploadExternal).
 """
 
 from __future__ import annotations
@@ -141,6 +143,41 @@ class SlackApi(LazyHttpClient):
             return False
         return True
 
+    async def upload_file(self, channel: str, thread_ts: str | None, filename: str, content: bytes, title: str) -> bool:
+        """A file shared in the conversation, the current way (files.upload is retired): ask for an
+        upload URL, send the bytes there, then complete the upload into the channel (and thread)."""
+        ticket = await self._form("files.getUploadURLExternal", filename=filename, length=str(len(content)))
+        if not ticket or not isinstance(ticket.get("upload_url"), str) or not ticket.get("file_id"):
+            return False
+        try:
+            async with self._client().post(
+                ticket["upload_url"], data=content, headers={"Content-Type": "application/octet-stream"}
+            ) as reply:
+                if reply.status != 200:
+                    logger.error("Slack file upload refused: HTTP %d", reply.status)
+                    return False
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            logger.error("Slack file upload failed: %s", error.__class__.__name__)
+            return False
+        shared = {"files": json.dumps([{"id": ticket["file_id"], "title": title}]), "channel_id": channel}
+        if thread_ts:
+            shared["thread_ts"] = thread_ts
+        return await self._form("files.completeUploadExternal", **shared) is not None
+
+    async def _form(self, method: str, **fields: str) -> dict[str, Any] | None:
+        """A Web API method called with form fields; its answer, or None when it failed (logged)."""
+        headers = {"Authorization": f"Bearer {self.token}"}
+        try:
+            async with self._client().post(f"{self.base}{method}", data=fields, headers=headers) as reply:
+                body = await reply.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
+            logger.error("Slack %s failed: %s", method, error.__class__.__name__)
+            return None
+        if not isinstance(body, dict) or not body.get("ok"):
+            logger.error("Slack %s refused: %s", method, (body or {}).get("error"))
+            return None
+        return body
+
 
 class SlackOutput(TextOnlyOutput):
     """Sends the bot's replies to one Slack conversation (and thread)."""
@@ -180,6 +217,9 @@ class SlackOutput(TextOnlyOutput):
 
     async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
         await self._post(image, [{"type": "image", "image_url": image, "alt_text": "image"}])
+
+    async def send_file(self, recipient_id: str, filename: str, content: bytes, caption: str) -> bool:
+        return await self.api.upload_file(self.channel, self.thread_ts, filename, content, caption)
 
 
 class SlackTurn:
@@ -281,6 +321,7 @@ class SlackInput(InputChannel):
 
     def _queue(self, app: Any, turn: SlackTurn, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
         output = SlackOutput(self.api, turn.channel, turn.thread_ts)
+        output.tracker_store = tracker_store_of(app)  # for the copy of the user's data (a file)
         notes = channel_notes("slack")
 
         async def work() -> None:

@@ -155,6 +155,7 @@ class Cluster:
             "TF_CPP_MIN_LOG_LEVEL": "2",
             **env,
             "ACTION_SERVER_URL": f"http://127.0.0.1:{self.action_port}/webhook",
+            "ENDPOINTS": str(endpoints),  # the action server reads the tracker store it names
         }
         self.processes: list[subprocess.Popen] = []
         self.replicas: list[subprocess.Popen] = []

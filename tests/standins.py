@@ -1,6 +1,10 @@
 """HTTP stand-ins for the Telegram Bot API and the Slack Web API, on a free 127.0.0.1 port, for the
-end-to-end tests of the channels. They record every call (method, path, JSON body, headers) and answer
-the way the real APIs do, so the bot's connectors can be pointed at them with their base-URL settings."""
+end-to-end tests of the channels. They record every call (method, path, body, headers) and answer
+the way the real APIs do, so the bot's connectors can be pointed at them with their base-URL settings.
+
+Bodies are read as the APIs read them: JSON, a form (`application/x-www-form-urlencoded`), or
+`multipart/form-data` with files (Telegram's sendDocument); the fields land in `Call.json`, the files in
+`Call.files`, and the raw bytes in `Call.body` (Slack's file upload URL takes the bytes as they are)."""
 
 from __future__ import annotations
 
@@ -9,8 +13,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qsl
 
 from tests.servers import free_port
 
@@ -23,6 +30,8 @@ class Call:
     path: str
     json: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # field: (file name, content)
+    body: bytes = b""
 
     @property
     def api_method(self) -> str:
@@ -83,11 +92,9 @@ class StandIn:
             def do_POST(self) -> None:  # noqa: N802 (the name http.server calls)
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
-                try:
-                    body = json.loads(raw) if raw else {}
-                except ValueError:
-                    body = {"_raw": raw.decode("utf-8", "replace")}
-                call = Call("POST", self.path, body, {key.lower(): value for key, value in self.headers.items()})
+                headers = {key.lower(): value for key, value in self.headers.items()}
+                body, files = parse_body(headers.get("content-type", ""), raw)
+                call = Call("POST", self.path, body, headers, files, raw)
                 answer = json.dumps(stand_in.record(call)).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -99,6 +106,30 @@ class StandIn:
                 pass
 
         return Handler
+
+
+def parse_body(content_type: str, raw: bytes) -> tuple[dict[str, Any], dict[str, tuple[str, bytes]]]:
+    """The fields and files of a request body, by its content type."""
+    media_type = content_type.split(";")[0].strip().lower()
+    if media_type == "application/x-www-form-urlencoded":
+        return dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True)), {}
+    if media_type == "multipart/form-data":
+        message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw)
+        fields: dict[str, Any] = {}
+        files: dict[str, tuple[str, bytes]] = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            content = part.get_payload(decode=True) or b""
+            if part.get_filename():
+                files[name] = (part.get_filename(), content)
+            else:
+                fields[name] = content.decode("utf-8")
+        return fields, files
+    try:
+        parsed = json.loads(raw) if raw else {}
+    except ValueError:
+        return {"_raw": raw.decode("utf-8", "replace")}, {}
+    return (parsed if isinstance(parsed, dict) else {"_json": parsed}), {}
 
 
 class TelegramStandIn(StandIn):
@@ -120,7 +151,20 @@ class TelegramStandIn(StandIn):
             chat = {"id": call.json.get("chat_id"), "type": "private"}
             result = {"message_id": self._message_id, "date": int(time.time()), "chat": chat, **call.json}
             return {"ok": True, "result": result}
+        if call.api_method == "sendDocument":
+            return self._document(call)
         return {"ok": True, "result": True}
+
+    def _document(self, call: Call) -> dict[str, Any]:
+        """As the Bot API: a new file must come as multipart/form-data, with the chat id a field."""
+        if "document" not in call.files or not call.json.get("chat_id"):
+            return {"ok": False, "error_code": 400, "description": "Bad Request: there is no document in the request"}
+        self._message_id += 1
+        name, content = call.files["document"]
+        chat = {"id": int(call.json["chat_id"]), "type": "private"}
+        document = {"file_name": name, "file_size": len(content), "file_id": f"doc-{self._message_id}"}
+        result = {"message_id": self._message_id, "date": int(time.time()), "chat": chat, "document": document}
+        return {"ok": True, "result": {**result, "caption": call.json.get("caption")}}
 
 
 class SlackStandIn(StandIn):
@@ -129,6 +173,8 @@ class SlackStandIn(StandIn):
     def __init__(self) -> None:
         super().__init__()
         self._count = 0
+        self.lengths: dict[str, int] = {}
+        self.uploaded: dict[str, bytes] = {}
 
     @property
     def api_base_url(self) -> str:
@@ -136,7 +182,34 @@ class SlackStandIn(StandIn):
 
     def answer(self, call: Call) -> dict[str, Any]:
         self._count += 1
+        if call.path.startswith("/upload/"):  # the upload URL files.getUploadURLExternal gave out
+            self.uploaded[call.path.rsplit("/", 1)[-1]] = call.body
+            return {"ok": True}
+        if call.api_method == "files.getUploadURLExternal":
+            return self._upload_url(call)
+        if call.api_method == "files.completeUploadExternal":
+            return self._complete_upload(call)
         return {"ok": True, "channel": call.json.get("channel"), "ts": f"{int(time.time())}.{self._count:06d}"}
+
+    def _upload_url(self, call: Call) -> dict[str, Any]:
+        """As the Web API: form fields `filename` and `length` (the method takes no JSON)."""
+        if not call.json.get("filename") or not str(call.json.get("length", "")).isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{self._count:08d}"
+        self.lengths[file_id] = int(call.json["length"])
+        return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+
+    def _complete_upload(self, call: Call) -> dict[str, Any]:
+        """Completes uploads whose bytes arrived, with the announced length, and shares them."""
+        try:
+            files = json.loads(call.json.get("files") or "[]")
+        except ValueError:
+            return {"ok": False, "error": "invalid_arguments"}
+        for item in files:
+            content = self.uploaded.get(item.get("id"))
+            if content is None or len(content) != self.lengths.get(item.get("id")):
+                return {"ok": False, "error": "file_upload_size_mismatch" if content else "file_not_found"}
+        return {"ok": True, "files": [{"id": item["id"], "title": item.get("title")} for item in files]}
 
 
 # The credentials.yml entries of the two channels, as the project's credentials.yml holds them: quoted

@@ -1,6 +1,7 @@
-""""What do you keep about me?" against what the stores really hold, and the full copy behind a signed,
-short-lived, single-purpose link (issue 19, part 3). Real stores on SQLite files: the progress store
-the actions use and the project's tracker store, found through an endpoints file as in production."""
+"""The answer to "what do you keep about me?" against what the stores really hold, and the full copy
+behind a signed, short-lived, single-purpose link (issue 19, part 3). Real stores on SQLite files: the
+progress store the actions use and the project's tracker store, named by an endpoints file as in
+production."""
 
 import json
 import re
@@ -15,8 +16,11 @@ from actions.my_data import sign_export_token, verify_export_token
 from actions.privacy_actions import ActionShowMyData, _tracker_store
 from actions.summary import sign_token
 from channels.privacy import export_file, purge_once, render_export
+from channels.slack import SlackApi, SlackOutput
+from channels.telegram import BotApi, PayloadBook, TelegramOutput
 from stores.tracker_store import ErasableSQLTrackerStore
 from tests.conftest import customs, make_tracker, texts
+from tests.standins import SlackStandIn, TelegramStandIn
 
 NOW = 1_780_000_000.0
 
@@ -179,3 +183,67 @@ def test_the_stated_period_is_the_purge_setting(monkeypatch):
     monkeypatch.setenv("SECONDLOOK_RETENTION_DAYS", "0")
     with pytest.raises(ValueError, match=re.escape("SECONDLOOK_RETENTION_DAYS")):
         retention_days()
+
+
+# --- the file on Telegram and Slack (the output channels against the API stand-ins) ---------------------
+
+
+@pytest.fixture
+def telegram_api():
+    stand_in = TelegramStandIn("123:abc", "SLBot").start()
+    yield stand_in
+    stand_in.stop()
+
+
+@pytest.fixture
+def slack_api():
+    stand_in = SlackStandIn().start()
+    yield stand_in
+    stand_in.stop()
+
+
+EXPORT_REQUEST = {"data": {"type": "data_export", "filename": "secondlook-my-data.json"}}
+
+
+async def test_telegram_sends_the_copy_as_a_document(store, conversations, telegram_api):
+    await chat(conversations, "telegram-77", ["my gp thinks it's nothing"], start=NOW)
+    api = BotApi(telegram_api.url, "123:abc")
+    output = TelegramOutput(api, PayloadBook(), 77)
+    output.tracker_store = conversations
+    await output.send_custom_json("telegram-77", EXPORT_REQUEST)
+    await api.close()
+    [call] = telegram_api.calls_to("sendDocument")
+    assert call.json["chat_id"] == "77" and call.json["caption"] == "Everything I keep about you, as of now."
+    name, content = call.files["document"]
+    assert name.endswith(".json") and json.loads(content)["conversation"]["messages"][0]["text"] == (
+        "my gp thinks it's nothing"
+    )
+    assert telegram_api.calls_to("sendMessage") == []
+
+
+async def test_slack_shares_the_copy_as_a_file_in_the_thread(store, conversations, slack_api):
+    await chat(conversations, "slack-T1-U1", ["my gp thinks it's nothing"], start=NOW)
+    api = SlackApi(slack_api.api_base_url, "xoxb-test")
+    output = SlackOutput(api, "D123", thread_ts="5.5")
+    output.tracker_store = conversations
+    await output.send_custom_json("slack-T1-U1", EXPORT_REQUEST)
+    await api.close()
+    [ask] = slack_api.calls_to("files.getUploadURLExternal")
+    [done] = slack_api.calls_to("files.completeUploadExternal")
+    [shared] = json.loads(done.json["files"])
+    uploaded = slack_api.uploaded[shared["id"]]
+    assert ask.json["length"] == str(len(uploaded)) and ask.json["filename"].endswith(".json")
+    assert done.json["channel_id"] == "D123" and done.json["thread_ts"] == "5.5"
+    assert json.loads(uploaded)["conversation"]["messages"][0]["text"] == "my gp thinks it's nothing"
+    assert slack_api.calls_to("chat.postMessage") == []
+
+
+async def test_a_file_that_cannot_be_delivered_is_said(store, conversations, slack_api):
+    api = SlackApi(slack_api.api_base_url, "xoxb-test")
+    output = SlackOutput(api, "D123")
+    output.tracker_store = None  # not the project's tracker store: no copy that would lie by omission
+    await output.send_custom_json("slack-T1-U1", EXPORT_REQUEST)
+    await api.close()
+    [said] = slack_api.calls_to("chat.postMessage")
+    assert said.json["text"] == "I couldn't send you the file just now. Please ask me again in a moment."
+    assert slack_api.calls_to("files.getUploadURLExternal") == []
