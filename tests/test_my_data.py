@@ -247,3 +247,23 @@ async def test_a_file_that_cannot_be_delivered_is_said(store, conversations, sla
     [said] = slack_api.calls_to("chat.postMessage")
     assert said.json["text"] == "I couldn't send you the file just now. Please ask me again in a moment."
     assert slack_api.calls_to("files.getUploadURLExternal") == []
+
+
+async def test_the_rasa_server_schedules_the_purge_daily_and_refuses_a_wrong_period(monkeypatch):
+    from types import SimpleNamespace
+
+    from rasa.core import jobs
+
+    from channels.privacy import PURGE_JOB_ID, PrivacyInput
+
+    [listener] = [item.listener for item in PrivacyInput().blueprint(None)._future_listeners]
+    app = SimpleNamespace(ctx=SimpleNamespace(agent=None))
+    try:
+        await listener(app, None)
+        job = (await jobs.scheduler()).get_job(PURGE_JOB_ID)
+        assert job.trigger.interval.days == 1 and job.next_run_time.timestamp() - time.time() < 120
+        monkeypatch.setenv("SECONDLOOK_RETENTION_DAYS", "half a year")
+        with pytest.raises(ValueError):
+            await listener(app, None)
+    finally:
+        jobs.kill_scheduler()
