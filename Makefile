@@ -122,10 +122,10 @@ cluster: $(MODEL) $(WEB_STAMP) nginx
 	SECONDLOOK_MODEL=$(MODEL) $(BIN)/python scripts/run_cluster.py --replicas $(REPLICAS) \
 	  --action-servers $(ACTION_SERVERS) --port $(CLUSTER_PORT)
 
-# Retention: delete conversations and progress idle longer than RETENTION_DAYS (cron-safe).
-RETENTION_DAYS ?= 180
+# Retention: delete conversations and progress idle longer than RETENTION_DAYS (cron-safe). Without
+# it, SECONDLOOK_RETENTION_DAYS (default 180): the period the bot states when asked what it keeps.
 purge: $(VENV_STAMP)
-	$(BIN)/python scripts/purge.py --days $(RETENTION_DAYS) --endpoints $(or $(ENDPOINTS),endpoints.yml)
+	$(BIN)/python scripts/purge.py $(if $(RETENTION_DAYS),--days $(RETENTION_DAYS)) --endpoints $(or $(ENDPOINTS),endpoints.yml)
 
 lock: $(VENV_STAMP)
 	$(BIN)/python scripts/lock.py

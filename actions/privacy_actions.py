@@ -1,33 +1,60 @@
-"""The user's control over their data: see everything stored about them, and erase it."""
+"""The user's control over their data: see everything stored about them, and erase it.
 
-import json
-from datetime import datetime, timezone
+"What do you keep about me?" is answered from what the two stores hold right now (actions/my_data.py
+builds the words); the full copy is offered as a download or a file, never pasted into the chat.
+"""
+
+import logging
+from functools import cache
 from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import AllSlotsReset
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.exc import SQLAlchemyError
 
 from actions.journey import load_journey
+from actions.my_data import (
+    EXPORT_PATH,
+    FILE_CHANNELS,
+    export_filename,
+    export_link_ttl_seconds,
+    keeps_nothing,
+    nothing_kept,
+    overview,
+    sign_export_token,
+    texts,
+    unsaved_user_messages,
+)
 from actions.replies import custom_payload
+from actions.retention import retention_days
 from actions.store_access import with_store
 
-CONVERSATION_EVENTS = ("user", "bot")
 # The payload that asks the channel to erase its own copies of the conversation (channels/, web/src).
 ERASE_CLIENT = "erase_client"
+logger = logging.getLogger(__name__)
 
 
-def conversation_summary(tracker: Tracker) -> dict:
-    """How much of the conversation is kept, and since when (no message text)."""
-    messages = [event for event in tracker.events if event.get("event") in CONVERSATION_EVENTS]
-    first = min((event.get("timestamp") for event in messages if event.get("timestamp")), default=None)
-    since = datetime.fromtimestamp(first, tz=timezone.utc).isoformat() if first else None
-    return {"messages_kept": len(messages), "since": since}
+@cache
+def _tracker_store(endpoints: str) -> Any:
+    from stores.tracker_store import tracker_store_from  # Rasa's tracker store: loaded on first use
+
+    return tracker_store_from(endpoints)
 
 
-def _situation_line(preparation: dict) -> str:
-    """The situation kept for the question list (short codes), e.g. "specialty: oncology, opinion: not_yet"."""
-    return ", ".join(f"{key}: {value}" for key, value in preparation.items()) or "nothing"
+def conversation_counts(sender_id: str) -> Any:
+    """The tracker store's `MessageCounts` for this sender, or None when it can't be read."""
+    from stores.tracker_store import ConversationStoreError, configured_endpoints
+
+    try:
+        return _tracker_store(str(configured_endpoints())).message_counts(sender_id)
+    except (ConversationStoreError, SQLAlchemyError, ValueError, OSError) as error:
+        logger.warning("conversation store unreadable: %s", type(error).__name__)
+        return None
+
+
+def _earliest(events: list[dict]) -> float | None:
+    return min((event["timestamp"] for event in events if event.get("timestamp")), default=None)
 
 
 class ActionShowMyData(Action):
@@ -35,31 +62,31 @@ class ActionShowMyData(Action):
         return "action_show_my_data"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
-        journey = load_journey()
-        stored = with_store(dispatcher, lambda store: store.export(tracker.sender_id), None)
-        if stored is None:
+        sender = tracker.sender_id
+        progress = with_store(dispatcher, lambda store: store.export(sender), None)
+        if progress is None:
             return []
-        document = {"progress": stored, "conversation": conversation_summary(tracker)}
-        done = [journey.step(row["step"]).title for row in stored["completed_steps"] if journey.has_step(row["step"])]
-        current = stored["current_step"]
-        lines = [
-            "Here is everything I keep about you:",
-            f"• Steps done: {', '.join(done) if done else 'none yet'}",
-            f"• Current step: {journey.step(current).title if journey.has_step(current) else 'none'}",
-            f"• Notes you asked me to keep: {len(stored['notes'])}",
-            f"• Practice conversations: {len(stored['rehearsals'])}",
-            f"• For your question list: {_situation_line(stored['preparation'])}",
-            f"• Check-ins planned after an appointment: {len(stored['check_ins'])}"
-            + (" (with the conversation id, so that I can send them)" if stored["check_ins"] else ""),
-            f"• Emergency messages answered (kind and time only): {len(stored['safety_events'])}",
-            f"• Conversation messages kept: {document['conversation']['messages_kept']}"
-            + (f" (since {document['conversation']['since'][:10]})" if document["conversation"]["since"] else ""),
-            "I keep no name, no diagnosis and no contact details; your id is stored only as a one-way hash.",
-            "Say “delete my data” at any time to erase all of it.",
-        ]
-        dispatcher.utter_message(text="\n".join(lines))
-        dispatcher.utter_message(json_message=custom_payload("data_export", document=document))
-        dispatcher.utter_message(text="The same as a JSON document:\n" + json.dumps(document, indent=2))
+        counts = conversation_counts(sender)
+        days = retention_days()
+        if keeps_nothing(progress, counts.user if counts else None):
+            dispatcher.utter_message(text=nothing_kept(days))
+            return []
+        user_messages = counts.user + unsaved_user_messages(tracker.events, counts.last) if counts else None
+        since = (counts.first if counts else None) or _earliest(tracker.events)
+        channel = tracker.get_latest_input_channel()
+        ttl = export_link_ttl_seconds()
+        dispatcher.utter_message(
+            text=overview(load_journey(), progress, user_messages, since, channel, days, max(1, ttl // 60))
+        )
+        if channel in FILE_CHANNELS:  # the channel sends the file itself (channels/privacy.py)
+            dispatcher.utter_message(json_message=custom_payload("data_export", filename=export_filename()))
+        else:
+            link = {
+                "format": "json",
+                "label": texts()["download_label"],
+                "path": f"{EXPORT_PATH}/{sign_export_token(sender)}.json",
+            }
+            dispatcher.utter_message(json_message=custom_payload("data_export", links=[link], expires_in=ttl))
         return []
 
 

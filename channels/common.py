@@ -212,11 +212,43 @@ def tracker_store_of(app: Any) -> Any:
 
 class TextOnlyOutput(OutputChannel):
     """Base of the two output channels: the custom payloads are for the web chat and are dropped
-    (their content is always sent as text too); images and attachments go out as links."""
+    (their content is always sent as text too); images and attachments go out as links.
+
+    One payload is acted on: `data_export` ("what do you keep about me?") is answered with the full
+    copy of the user's data as a file (`send_file`), read from the stores by the Rasa server
+    (channels/privacy.py); the channel sets `tracker_store` so that it can."""
+
+    tracker_store: Any = None
 
     async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
-        if not is_machine_payload(json_message):
+        if is_machine_payload(json_message) and json_message["data"].get("type") == "data_export":
+            await self.send_data_export(recipient_id)
+        elif not is_machine_payload(json_message):
             logger.warning("%s: dropped a custom payload this channel can't show", self.name())
+
+    async def send_data_export(self, recipient_id: str) -> None:
+        """The copy of everything kept about the recipient, as a JSON file; an honest line if it fails."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from actions.my_data import export_filename, texts
+        from channels.privacy import export_file
+
+        try:
+            content = await asyncio.get_running_loop().run_in_executor(
+                None, export_file, self.tracker_store, recipient_id
+            )
+        except (SQLAlchemyError, LookupError) as error:
+            logger.error("%s: the data export failed: %s", self.name(), type(error).__name__)
+            content = None
+        sent = content is not None and await self.send_file(
+            recipient_id, export_filename(), content, texts()["file_caption"]
+        )
+        if not sent:
+            await self.send_text_message(recipient_id, texts()["file_failed"])
+
+    async def send_file(self, recipient_id: str, filename: str, content: bytes, caption: str) -> bool:
+        """Sends a file to the recipient; False when it could not be delivered."""
+        raise NotImplementedError
 
 
 class LazyHttpClient:

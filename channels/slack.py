@@ -20,6 +20,8 @@ Here:
 - when "delete my data" is done in a direct message, the bot deletes its own messages there (read from
   the conversation's history, so nothing is stored for it) and says that the person's own messages
   only they can delete: Slack lets no app delete them.
+- the copy of a user's data ("what do you keep about me?") is shared as a file in the conversation
+  (files.getUploadURLExternal, then files.completeUploadExternal).
 """
 
 from __future__ import annotations
@@ -214,6 +216,27 @@ class SlackApi(LazyHttpClient):
                 break
         return messages
 
+    async def upload_file(self, channel: str, thread_ts: str | None, filename: str, content: bytes, title: str) -> bool:
+        """A file shared in the conversation, the current way (files.upload is retired): ask for an
+        upload URL, send the bytes there, then complete the upload into the channel (and thread)."""
+        ticket = await self.call("files.getUploadURLExternal", form=True, filename=filename, length=len(content))
+        if not ticket or not isinstance(ticket.get("upload_url"), str) or not ticket.get("file_id"):
+            return False
+        try:
+            async with self._client().post(
+                ticket["upload_url"], data=content, headers={"Content-Type": "application/octet-stream"}
+            ) as reply:
+                if reply.status != 200:
+                    logger.error("Slack file upload refused: HTTP %d", reply.status)
+                    return False
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            logger.error("Slack file upload failed: %s", error.__class__.__name__)
+            return False
+        shared = {"files": json.dumps([{"id": ticket["file_id"], "title": title}]), "channel_id": channel}
+        if thread_ts:
+            shared["thread_ts"] = thread_ts
+        return await self.call("files.completeUploadExternal", form=True, **shared) is not None
+
 
 class SlackOutput(TextOnlyOutput):
     """Sends the bot's replies to one Slack conversation (and thread)."""
@@ -272,6 +295,9 @@ class SlackOutput(TextOnlyOutput):
             return "dm_not_deleted"
         deleted = [await self.api.call("chat.delete", channel=self.channel, ts=ts) for ts in own]
         return "dm_deleted" if all(deleted) else "dm_not_deleted"
+
+    async def send_file(self, recipient_id: str, filename: str, content: bytes, caption: str) -> bool:
+        return await self.api.upload_file(self.channel, self.thread_ts, filename, content, caption)
 
 
 class SlackTurn:
@@ -372,6 +398,7 @@ class SlackInput(InputChannel):
 
     def _queue(self, app: Any, turn: SlackTurn, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
         output = SlackOutput(self.api, turn.channel, turn.thread_ts)
+        output.tracker_store = tracker_store_of(app)  # for the copy of the user's data (a file)
         notes = channel_notes("slack")
 
         async def work() -> None:

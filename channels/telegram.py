@@ -125,6 +125,23 @@ class BotApi(LazyHttpClient):
         logger.error("Telegram %s failed: %s %s", method, status, body.get("description"))
         return None
 
+    async def send_document(self, chat_id: int, filename: str, content: bytes, caption: str) -> bool:
+        """sendDocument: a new file goes as multipart/form-data (the Bot API takes no JSON for it)."""
+        form = aiohttp.FormData()
+        form.add_field("chat_id", str(chat_id))
+        form.add_field("caption", caption)
+        form.add_field("document", content, filename=filename, content_type="application/json")
+        try:
+            async with self._client().post(f"{self.base}/sendDocument", data=form) as reply:
+                body = await reply.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
+            logger.error("Telegram sendDocument failed: %s", error.__class__.__name__)
+            return False
+        if not isinstance(body, dict) or not body.get("ok"):
+            logger.error("Telegram sendDocument failed: %s", (body or {}).get("description"))
+            return False
+        return True
+
     async def _post(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         async with self._client().post(f"{self.base}/{method}", json=params) as reply:
             body = await reply.json(content_type=None)
@@ -226,6 +243,9 @@ class TelegramOutput(TextOnlyOutput):
         deleted = [await self.api.call("deleteMessages", chat_id=self.chat_id, message_ids=batch) for batch in batches]
         self.chat_log.forget(recipient_id)
         return "chat_deleted" if all(deleted) else "chat_not_deleted"
+
+    async def send_file(self, recipient_id: str, filename: str, content: bytes, caption: str) -> bool:
+        return await self.api.send_document(self.chat_id, filename, content, caption)
 
 
 class TelegramInput(InputChannel):
@@ -384,6 +404,7 @@ class TelegramInput(InputChannel):
 
     def _queue(self, app: Any, turn: Turn, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
         output = TelegramOutput(self.api, self.payloads, turn.chat_id, self.chat_log)
+        output.tracker_store = tracker_store_of(app)  # for the copy of the user's data (a file)
         sender_id = f"telegram-{turn.chat_id}"
         notes = channel_notes("telegram")
 

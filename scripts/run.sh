@@ -32,6 +32,10 @@ secret SECONDLOOK_LINK_SECRET link_secret
 # The id salt is not made here (a new salt would orphan the progress stored under the old one): without
 # SECONDLOOK_ID_SALT both servers warn that they use the public development salt (actions/deployment.py).
 
+# Both servers read the same endpoints file: the action server counts what the tracker store keeps
+# of a user when asked "what do you keep about me?" (actions/privacy_actions.py).
+export ENDPOINTS="${ENDPOINTS:-endpoints.yml}"
+
 # The action server answers only on loopback (rasa_sdk reads SANIC_HOST; its own default is 0.0.0.0):
 # it runs any action for any sender id it is told, so only the Rasa server may reach it.
 SANIC_HOST="${SECONDLOOK_ACTION_INTERFACE:-127.0.0.1}" .venv/bin/rasa run actions --actions actions --port "$ACTION_PORT" &
@@ -40,4 +44,4 @@ trap 'kill "$action_server" 2>/dev/null; wait "$action_server" 2>/dev/null' EXIT
 
 # The tokens go through the environment, not the command line (where `ps` shows it): scripts/rasa_server.py.
 .venv/bin/python scripts/rasa_server.py --model "$MODEL" --interface "$INTERFACE" --port "$RASA_PORT" \
-  --credentials credentials.yml --endpoints "${ENDPOINTS:-endpoints.yml}"
+  --credentials credentials.yml --endpoints "$ENDPOINTS"

@@ -192,6 +192,7 @@ class Cluster:
             **env,
             "ACTION_SERVER_URL": f"http://127.0.0.1:{self.action_port}/webhook",
             "SECONDLOOK_API_TOKEN": self.api_token,
+            "ENDPOINTS": str(endpoints),  # the action server reads the tracker store it names
         }
         self.env.setdefault("SECONDLOOK_ACTION_TOKEN", secrets.token_urlsafe(32))
         self.processes: list[subprocess.Popen] = []

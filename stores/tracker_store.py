@@ -10,12 +10,19 @@ session id that works like a password) and the events with the message text. Who
 (channels/guard.py logs a failed turn with its traceback) would write them to the log. So every
 database error of this store is replaced by one that says only what failed: the operation, a hash of
 the sender id, the error classes, PostgreSQL's SQLSTATE code and the statement with its placeholders.
+
+It also says what it holds of one sender (`message_counts`), for the answer to "what do you keep
+about me?", which the action server reads through `tracker_store_from` on the same endpoints file.
 """
 
+import json
 import logging
+import os
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -60,6 +67,21 @@ def errors_without_data(operation: str, sender_id: str | None = None) -> Iterato
         yield
     except SQLAlchemyError as error:
         raise ConversationStoreError(describe(error, operation, sender_id)) from None
+
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The endpoints file the Rasa server runs with (scripts/run.sh passes ENDPOINTS to both servers).
+ENDPOINTS_VARIABLE = "ENDPOINTS"
+
+
+@dataclass(frozen=True)
+class MessageCounts:
+    """What the store holds of one conversation: the user's messages, the bot's, and since when."""
+
+    user: int
+    bot: int
+    first: float | None  # Unix time of the oldest stored event
+    last: float | None  # ... and of the newest
 
 
 def erasure_completed(tracker: DialogueStateTracker) -> bool:
@@ -124,3 +146,47 @@ class ErasableSQLTrackerStore(SQLTrackerStore):
             removed = session.execute(purge).rowcount
             session.commit()
         return removed
+
+    def message_counts(self, sender_id: str) -> MessageCounts:
+        """How many of the user's and the bot's messages are stored for `sender_id`, over every session."""
+        events = self.SQLEvent
+        query = sa.select(
+            sa.func.sum(sa.case((events.type_name == "user", 1), else_=0)),
+            sa.func.sum(sa.case((events.type_name == "bot", 1), else_=0)),
+            sa.func.min(events.timestamp),
+            sa.func.max(events.timestamp),
+        ).where(events.sender_id == sender_id)
+        with errors_without_data("counting", sender_id), self.session_scope() as session:
+            user, bot, first, last = session.execute(query).one()
+        return MessageCounts(int(user or 0), int(bot or 0), first, last)
+
+    def stored_events(self, sender_id: str) -> list[dict]:
+        """Every stored event of `sender_id`, over every session, oldest first, as stored."""
+        events = self.SQLEvent
+        query = sa.select(events.data).where(events.sender_id == sender_id).order_by(events.id)
+        with errors_without_data("exporting", sender_id), self.session_scope() as session:
+            return [json.loads(data) for data in session.execute(query).scalars()]
+
+
+def tracker_store_from(endpoints: Path) -> ErasableSQLTrackerStore:
+    """The tracker store an endpoints file configures; a relative SQLite file is under the project.
+
+    Raises ValueError when the file configures another kind of store (nothing could be erased)."""
+    from rasa.utils.endpoints import read_endpoint_config
+
+    # Rasa expands every ${VARIABLE} of the file and stops at an unset one; the tracker store needs
+    # neither the action servers' address nor their token (unset where the purge or an action server runs).
+    for variable in ("SECONDLOOK_ACTION_TOKEN", "ACTION_SERVER_URL"):
+        os.environ.setdefault(variable, "")
+    config = read_endpoint_config(str(endpoints), "tracker_store")
+    if config is None or not config.type.endswith("ErasableSQLTrackerStore"):
+        raise ValueError(f"{endpoints}: the tracker store is not stores.tracker_store.ErasableSQLTrackerStore")
+    kwargs = dict(config.kwargs)
+    if kwargs.get("dialect", "sqlite") == "sqlite" and kwargs.get("db") and kwargs["db"] != ":memory:":
+        kwargs["db"] = str(PROJECT_ROOT / kwargs["db"])  # an absolute path stays as it is
+    return ErasableSQLTrackerStore(host=config.url, **kwargs)
+
+
+def configured_endpoints() -> Path:
+    """The endpoints file of this deployment: $ENDPOINTS, else the project's endpoints.yml."""
+    return PROJECT_ROOT / (os.environ.get(ENDPOINTS_VARIABLE) or "endpoints.yml")

@@ -51,6 +51,28 @@ def store(tmp_path, monkeypatch) -> ProgressStore:
     return fresh
 
 
+@pytest.fixture
+def conversations(tmp_path, monkeypatch):
+    """The tracker store "what do you keep about me?" reads (actions/privacy_actions.py), on a fresh
+    SQLite file named by an endpoints file in $ENDPOINTS, as in production; retention set to 45 days."""
+    from rasa.shared.core.domain import Domain
+
+    from actions.privacy_actions import _tracker_store
+    from stores.tracker_store import ErasableSQLTrackerStore
+
+    endpoints = tmp_path / "endpoints.yml"
+    endpoints.write_text(
+        "tracker_store:\n  type: stores.tracker_store.ErasableSQLTrackerStore\n"
+        f"  dialect: sqlite\n  db: {tmp_path / 'tracker.db'}\n"
+    )
+    monkeypatch.setenv("ENDPOINTS", str(endpoints))
+    monkeypatch.setenv("SECONDLOOK_RETENTION_DAYS", "45")
+    _tracker_store.cache_clear()
+    domain = Domain.load(str(PROJECT_ROOT / "domain.yml"))
+    yield ErasableSQLTrackerStore(domain, dialect="sqlite", db=str(tmp_path / "tracker.db"))
+    _tracker_store.cache_clear()
+
+
 def make_tracker(
     intent: str | None = None,
     *,

@@ -80,6 +80,8 @@ class BotProcesses:
                 f"tracker_store:\n  type: stores.tracker_store.ErasableSQLTrackerStore\n"
                 f"  dialect: sqlite\n  db: {self.tracker_db}\n"
             )
+        # The action server reads the tracker store of the same endpoints file ("what do you keep?").
+        self.env["ENDPOINTS"] = str(self.endpoints)
         self.action_server: subprocess.Popen | None = None
         self.rasa_server: subprocess.Popen | None = None
 

@@ -1,6 +1,10 @@
 """HTTP stand-ins for the Telegram Bot API and the Slack Web API, on a free 127.0.0.1 port, for the
-end-to-end tests of the channels. They record every call (method, path, JSON body, headers) and answer
-the way the real APIs do, so the bot's connectors can be pointed at them with their base-URL settings."""
+end-to-end tests of the channels. They record every call (method, path, body, headers) and answer
+the way the real APIs do, so the bot's connectors can be pointed at them with their base-URL settings.
+
+Bodies are read as the APIs read them: JSON, a form (`application/x-www-form-urlencoded`), or
+`multipart/form-data` with files (Telegram's sendDocument); the fields land in `Call.json`, the files in
+`Call.files`, and the raw bytes in `Call.body` (Slack's file upload URL takes the bytes as they are)."""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
@@ -24,6 +30,8 @@ class Call:
     path: str
     json: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # field: (file name, content)
+    body: bytes = b""
 
     @property
     def api_method(self) -> str:
@@ -84,14 +92,9 @@ class StandIn:
             def do_POST(self) -> None:  # noqa: N802 (the name http.server calls)
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
-                try:
-                    if self.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
-                        body = dict(parse_qsl(raw.decode()))
-                    else:
-                        body = json.loads(raw) if raw else {}
-                except ValueError:
-                    body = {"_raw": raw.decode("utf-8", "replace")}
-                call = Call("POST", self.path, body, {key.lower(): value for key, value in self.headers.items()})
+                headers = {key.lower(): value for key, value in self.headers.items()}
+                body, files = parse_body(headers.get("content-type", ""), raw)
+                call = Call("POST", self.path, body, headers, files, raw)
                 answer = json.dumps(stand_in.record(call)).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -106,6 +109,30 @@ class StandIn:
 
 
 TELEGRAM_DELETE_SECONDS = 48 * 3600  # a bot may delete a message (its own, or the user's in a private chat) this long
+
+
+def parse_body(content_type: str, raw: bytes) -> tuple[dict[str, Any], dict[str, tuple[str, bytes]]]:
+    """The fields and files of a request body, by its content type."""
+    media_type = content_type.split(";")[0].strip().lower()
+    if media_type == "application/x-www-form-urlencoded":
+        return dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True)), {}
+    if media_type == "multipart/form-data":
+        message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw)
+        fields: dict[str, Any] = {}
+        files: dict[str, tuple[str, bytes]] = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            content = part.get_payload(decode=True) or b""
+            if part.get_filename():
+                files[name] = (part.get_filename(), content)
+            else:
+                fields[name] = content.decode("utf-8")
+        return fields, files
+    try:
+        parsed = json.loads(raw) if raw else {}
+    except ValueError:
+        return {"_raw": raw.decode("utf-8", "replace")}, {}
+    return (parsed if isinstance(parsed, dict) else {"_json": parsed}), {}
 
 
 class TelegramStandIn(StandIn):
@@ -150,6 +177,8 @@ class TelegramStandIn(StandIn):
             for message_id in ids:  # messages that can't be deleted are skipped, as Telegram does
                 self._delete(call.json.get("chat_id"), message_id)
             return {"ok": True, "result": True}
+        if call.api_method == "sendDocument":
+            return self._document(call)
         return {"ok": True, "result": True}
 
     def _delete(self, chat_id: Any, message_id: Any) -> str | None:
@@ -161,6 +190,18 @@ class TelegramStandIn(StandIn):
             return "Bad Request: message can't be deleted"
         del messages[message_id]
         return None
+
+    def _document(self, call: Call) -> dict[str, Any]:
+        """As the Bot API: a new file must come as multipart/form-data, with the chat id a field."""
+        if "document" not in call.files or not call.json.get("chat_id"):
+            return {"ok": False, "error_code": 400, "description": "Bad Request: there is no document in the request"}
+        self._message_id += 1
+        name, content = call.files["document"]
+        chat = {"id": int(call.json["chat_id"]), "type": "private"}
+        document = {"file_name": name, "file_size": len(content), "file_id": f"doc-{self._message_id}"}
+        result = {"message_id": self._message_id, "date": int(time.time()), "chat": chat, "document": document}
+        self.chats.setdefault(chat["id"], {})[self._message_id] = result["date"]
+        return {"ok": True, "result": {**result, "caption": call.json.get("caption")}}
 
 
 SLACK_BOT = {"bot_id": "B0SECONDLOOK", "user": "U0SECONDLOOK", "app_id": "A0SECONDLOOK"}
@@ -178,6 +219,8 @@ class SlackStandIn(StandIn):
         self._count = 0
         self.page_size = page_size  # small, so that the bot must follow the cursor
         self.conversations: dict[str, list[dict[str, Any]]] = {}  # channel -> messages, oldest first
+        self.lengths: dict[str, int] = {}
+        self.uploaded: dict[str, bytes] = {}
 
     @property
     def api_base_url(self) -> str:
@@ -202,6 +245,13 @@ class SlackStandIn(StandIn):
         if call.api_method == "chat.delete":
             return self._delete(channel, call.json.get("ts"))
         self._count += 1
+        if call.path.startswith("/upload/"):  # the upload URL files.getUploadURLExternal gave out
+            self.uploaded[call.path.rsplit("/", 1)[-1]] = call.body
+            return {"ok": True}
+        if call.api_method == "files.getUploadURLExternal":
+            return self._upload_url(call)
+        if call.api_method == "files.completeUploadExternal":
+            return self._complete_upload(call)
         ts = f"{int(time.time())}.{self._count:06d}"
         if call.api_method == "chat.postMessage":
             posted = {**SLACK_BOT, "ts": ts, "thread_ts": call.json.get("thread_ts"), "text": call.json.get("text")}
@@ -240,6 +290,26 @@ class SlackStandIn(StandIn):
             return {"ok": False, "error": "cant_delete_message"}
         messages.remove(found)
         return {"ok": True, "channel": channel, "ts": ts}
+
+    def _upload_url(self, call: Call) -> dict[str, Any]:
+        """As the Web API: form fields `filename` and `length` (the method takes no JSON)."""
+        if not call.json.get("filename") or not str(call.json.get("length", "")).isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{self._count:08d}"
+        self.lengths[file_id] = int(call.json["length"])
+        return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+
+    def _complete_upload(self, call: Call) -> dict[str, Any]:
+        """Completes uploads whose bytes arrived, with the announced length, and shares them."""
+        try:
+            files = json.loads(call.json.get("files") or "[]")
+        except ValueError:
+            return {"ok": False, "error": "invalid_arguments"}
+        for item in files:
+            content = self.uploaded.get(item.get("id"))
+            if content is None or len(content) != self.lengths.get(item.get("id")):
+                return {"ok": False, "error": "file_upload_size_mismatch" if content else "file_not_found"}
+        return {"ok": True, "files": [{"id": item["id"], "title": item.get("title")} for item in files]}
 
 
 # The credentials.yml entries of the two channels, as the project's credentials.yml holds them: quoted

@@ -317,14 +317,14 @@ async def test_forget_me_erases_the_preparation_too(store):
     assert store.reminders("user-1") == [] and store.pending_reminders() == []
 
 
-async def test_show_my_data_lists_the_preparation(dispatcher, domain, store):
+async def test_show_my_data_lists_the_preparation(dispatcher, domain, store, conversations):
     store.save_preparation("user-1", {"specialty": "oncology", "opinion": "not_yet"})
     store.add_note("user-1", "question", "Anything?")
-    store.schedule_reminder("user-1", "checkin-s", "rest", date(2026, 12, 1), datetime.now(timezone.utc))
+    due = datetime(2026, 12, 2, 9, tzinfo=timezone.utc)
+    store.schedule_reminder("user-1", "checkin-s", "rest", date(2026, 12, 1), due)
     await ActionShowMyData().run(dispatcher, make_tracker("request_my_data"), domain)
     summary = texts(dispatcher)[0]
-    assert "For your question list: specialty: oncology, opinion: not_yet" in summary
-    assert "Check-ins planned after an appointment: 1" in summary
-    assert "Notes you asked me to keep: 1" in summary
-    [export] = customs(dispatcher, "data_export")
-    assert export["document"]["progress"]["preparation"] == {"specialty": "oncology", "opinion": "not_yet"}
+    assert "what you told me for your question list (oncology; no second opinion yet)" in summary
+    assert "a check-in planned for Wednesday 2 December, with this chat's id so that I can send it" in summary
+    assert "1 question of your own" in summary and "Anything?" not in summary
+    assert customs(dispatcher, "data_export")[0]["links"]

@@ -1,6 +1,7 @@
 """The whole bot as a user meets it: real Rasa and action servers over HTTP, the trained model, the
 SQL tracker store and the progress database. Slow (a server start is ~20 s), so one set per module."""
 
+import re
 import sqlite3
 import uuid
 from pathlib import Path
@@ -11,6 +12,7 @@ import yaml
 from sqlalchemy import text
 
 from actions.progress_store import ProgressStore
+from actions.retention import retention_days
 from tests.servers import API_TOKEN, PROJECT_ROOT, BotProcesses, reply_text
 
 
@@ -354,3 +356,45 @@ def test_every_emergency_case_also_ends_a_role_play(bot):
         if EMERGENCY_MARK not in reply or number not in reply or "🩺 Doctor:" in reply:
             wrong.append(case["text"])
     assert not wrong, f"{len(wrong)} of {len(emergencies)} emergencies missed mid-role-play: {wrong}"
+
+
+def user_events_stored(bot, sender: str) -> int:
+    with sqlite3.connect(bot.tracker_db) as tracker_db:
+        query = "SELECT count(*) FROM events WHERE sender_id = ? AND type_name = 'user'"
+        return tracker_db.execute(query, (sender,)).fetchone()[0]
+
+
+def test_what_is_kept_is_what_the_stores_hold_and_the_link_gives_the_copy(bot, sender):
+    lines = ["I doubt my diagnosis", "My oncologist Dr Vance says it is lymphoma", "how do I find a specialist?"]
+    for line in lines:
+        bot.say(sender, line)
+    bot.say(sender, '/report_progress{"journey_step":"ask_doctor"}')
+
+    replies = bot.say(sender, "/request_my_data")
+
+    answer = reply_text(replies)
+    stated = int(re.search(r"the (\d+) messages? you wrote me", answer).group(1))
+    assert stated == user_events_stored(bot, sender) == len(lines) + 2  # this question is stored too
+    assert "health details" in answer and f"{retention_days()} days" in answer
+    assert "1 step done (“Ask your doctor first”)" in answer
+    assert "{" not in answer and "Dr Vance" not in answer  # no JSON wall, no dump of what was said
+    [offer] = [reply["custom"]["data"] for reply in replies if reply.get("custom")]
+    assert set(offer) == {"type", "links", "expires_in"}
+    download = requests.get(bot.url + offer["links"][0]["path"], timeout=30)
+    assert download.status_code == 200
+    assert download.headers["Content-Disposition"].startswith('attachment; filename="secondlook-my-data-')
+    document = download.json()
+    said = [message["text"] for message in document["conversation"]["messages"] if message["from"] == "you"]
+    assert said[:3] == lines and len(said) == stated
+    assert [row["step"] for row in document["progress"]["completed_steps"]] == ["ask_doctor"]
+
+    token = offer["links"][0]["path"].removeprefix("/chat/my-data/").removesuffix(".json")
+    altered = token[:30] + ("B" if token[30] == "A" else "A") + token[31:]
+    assert requests.get(f"{bot.url}/chat/my-data/{altered}.json", timeout=30).status_code == 403
+
+    bot.say(sender, "delete my data")
+    bot.say(sender, "/affirm")
+    assert "Right now I keep nothing about you" in reply_text(bot.say(sender, "/request_my_data"))
+    emptied = requests.get(bot.url + offer["links"][0]["path"], timeout=30)  # the link still works: nothing
+    assert emptied.status_code == 200 and "Dr Vance" not in emptied.text
+    assert emptied.json()["progress"]["completed_steps"] == []

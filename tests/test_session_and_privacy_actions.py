@@ -1,7 +1,5 @@
 """Session start (disclaimer, progress restored), the clarifying fallback, and the user's data controls."""
 
-import json
-
 from rasa_sdk.events import ActionExecuted, AllSlotsReset, SessionStarted, SlotSet
 from sqlalchemy.exc import OperationalError
 
@@ -51,7 +49,7 @@ async def test_clarify_with_nothing_likely_still_offers_a_way_out(dispatcher, do
     assert payloads(dispatcher) == ["/help"]
 
 
-async def test_my_data_shows_progress_and_a_json_document(dispatcher, domain, store):
+async def test_my_data_lists_progress_and_offers_the_copy_as_a_link(dispatcher, domain, store, conversations):
     store.mark_done("user-1", "ask_doctor")
     store.set_current_step("user-1", "be_honest")
     store.add_note("user-1", "specialist", "Dr Osei, teaching hospital")
@@ -61,20 +59,14 @@ async def test_my_data_shows_progress_and_a_json_document(dispatcher, domain, st
         {"event": "bot", "timestamp": 101.0, "text": "hello"},
     ]
     await ActionShowMyData().run(dispatcher, make_tracker("request_my_data", events=events), domain)
-    summary = texts(dispatcher)[0]
-    assert "Ask your doctor first" in summary and "Be honest about why" in summary
-    assert "Conversation messages kept: 2 (since 1970-01-01)" in summary
-    assert "Notes you asked me to keep: 1" in summary and "Practice conversations: 1" in summary
+    [summary] = texts(dispatcher)
+    assert "1 step done (“Ask your doctor first”)" in summary
+    assert "the 1 message you wrote me since 1 January 1970" in summary
+    assert "1 note you asked me to keep; 1 practice conversation" in summary
+    assert "Dr Osei" not in summary and "user-1" not in summary  # the copy holds them, not the chat
     [export] = customs(dispatcher, "data_export")
-    document = export["document"]
-    assert document["progress"]["notes"][0]["text"] == "Dr Osei, teaching hospital"
-    assert document["progress"]["rehearsals"][0]["temperament"] == "rushed"
-    assert document["progress"]["completed_steps"][0]["step"] == "ask_doctor"
-    assert document["progress"]["notes"][0]["text"] == "Dr Osei, teaching hospital"
-    assert document["progress"]["rehearsals"][0]["temperament"] == "rushed"
-    assert document["conversation"] == {"messages_kept": 2, "since": "1970-01-01T00:01:40+00:00"}
-    assert json.loads(texts(dispatcher)[1].split("\n", 1)[1]) == document
-    assert "user-1" not in json.dumps(document)
+    assert export["links"][0]["path"].endswith(".json") and export["expires_in"] == 600
+    assert "document" not in export
 
 
 async def test_forget_me_deletes_progress_and_resets_the_slots(dispatcher, domain, store):

@@ -428,3 +428,21 @@ async def test_the_bots_messages_are_deleted_only_in_a_direct_message():
 def test_the_telegram_webhook_is_off_without_its_variables_and_rest_still_works(bot):
     assert requests.post(f"{bot.url}/webhooks/telegram/webhook", json={}, timeout=10).status_code == 404
     assert "not a doctor" in reply_text(bot.say("rest-user-slack-module", "hi"))
+
+
+def test_what_is_kept_comes_as_a_file_in_the_dm(user, api, bot):
+    user.say("My cardiologist wants to operate next month")
+    SlackUser(bot, api).say("my neighbour's diagnosis")  # another person: never in this copy
+    answer = user.say("/request_my_data")
+    assert "Our conversation: the 2 messages you wrote me" in answer and "{" not in answer
+    (done,) = api.wait_for("files.completeUploadExternal", lambda call: call.json.get("channel_id") == user.channel)
+    assert done.headers["authorization"] == f"Bearer {BOT_TOKEN}"
+    [shared] = json.loads(done.json["files"])
+    length = str(api.lengths[shared["id"]])
+    asked = api.calls_to("files.getUploadURLExternal", lambda call: call.json["length"] == length)
+    assert asked and asked[0].json["filename"].startswith("secondlook-my-data-")
+    assert asked[0].headers["content-type"].startswith("application/x-www-form-urlencoded")
+    document = json.loads(api.uploaded[shared["id"]])
+    said = [message["text"] for message in document["conversation"]["messages"] if message["from"] == "you"]
+    assert said == ["My cardiologist wants to operate next month"]  # stored before this turn
+    assert "neighbour" not in json.dumps(document) and user.user_id not in json.dumps(document)

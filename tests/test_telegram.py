@@ -4,6 +4,7 @@ channel pointed at a Bot API stand-in on 127.0.0.1 that records every call (one 
 from __future__ import annotations
 
 import itertools
+import json
 import random
 import time
 from typing import Any
@@ -400,3 +401,19 @@ def test_a_huge_message_is_answered_without_a_crash(user):
 def test_the_slack_webhook_is_off_without_its_variables_and_rest_still_works(bot):
     assert requests.post(f"{bot.url}/webhooks/slack/webhook", json={}, timeout=10).status_code == 404
     assert "not a doctor" in reply_text(bot.say("rest-user-telegram-module", "hi"))
+
+
+def test_what_is_kept_comes_as_a_file_of_this_chat_only(user, api, bot):
+    user.say("My oncologist says it is stage 2 lymphoma")
+    TelegramUser(bot, api).say("my neighbour's diagnosis")  # another chat: never in this copy
+    answer = user.say("/request_my_data")
+    assert "Our conversation: the 2 messages you wrote me" in answer and "{" not in answer
+    assert "open the file I'm sending now" in answer
+    (call,) = api.wait_for("sendDocument", lambda call: call.json.get("chat_id") == str(user.chat_id))
+    assert call.headers["content-type"].startswith("multipart/form-data")
+    name, content = call.files["document"]
+    assert name.startswith("secondlook-my-data-") and name.endswith(".json")
+    document = json.loads(content)
+    said = [message["text"] for message in document["conversation"]["messages"] if message["from"] == "you"]
+    assert said == ["My oncologist says it is stage 2 lymphoma"]  # stored before this turn
+    assert "neighbour" not in content.decode() and str(user.chat_id) not in content.decode()

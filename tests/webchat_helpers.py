@@ -33,6 +33,7 @@ channels.webchat.WebChatInput:
   user_message_evt: user_uttered
   bot_message_evt: bot_uttered
   session_persistence: true
+channels.privacy.PrivacyInput:
 """
 
 

@@ -19,6 +19,9 @@ const MAX_STORED_MESSAGES = 150;
 const MAX_INPUT_CHARS = 1000;
 const TYPING_TIMEOUT_MS = 30000;
 const URL_PATTERN = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/g;
+// Where the bot's server offers downloads: the summary (channels/preparation.py) and the copy of
+// what it keeps about the user (channels/privacy.py).
+const DOWNLOAD_PATHS = ["/chat/summary/", "/chat/my-data/"];
 
 const STRINGS = {
   chatLabel: (title) => `${title} chat`,
@@ -44,7 +47,6 @@ const STRINGS = {
   connected: "Connected",
   offline: "Offline: reconnecting…",
   refused: "The chat server refused the connection.",
-  download: "Download my data (JSON)",
   repliesLabel: "Suggested replies",
   startOverOffer:
     "Start a new conversation? This one, and your progress in it, can no longer be opened from this " +
@@ -485,11 +487,8 @@ class ChatWidget {
       this.eraseHere();
       return;
     }
-    if (message.type === "data_export" && message.document) {
-      this.addExport(message.document);
-      return;
-    }
-    if (message.type === "summary_download" && Array.isArray(message.links)) {
+    const downloads = message.type === "summary_download" || message.type === "data_export";
+    if (downloads && Array.isArray(message.links)) {
       this.addDownloads(message.links);
       return;
     }
@@ -546,25 +545,12 @@ class ChatWidget {
     for (const group of this.log.querySelectorAll(".sl-replies")) group.remove();
   }
 
-  addExport(document) {
-    const blob = new Blob([JSON.stringify(document, null, 2)], { type: "application/json" });
-    if (this.exportUrl) URL.revokeObjectURL(this.exportUrl);
-    this.exportUrl = URL.createObjectURL(blob);
-    const link = el("a", { href: this.exportUrl, download: "secondlook-my-data.json", text: this.strings.download });
-    const bubble = el(
-      "div",
-      { className: "sl-message sl-message--bot sl-message--export" },
-      el("div", { className: "sl-bubble" }, visuallyHidden(`${this.options.title}: `), el("p", { className: "sl-text" }, link)),
-    );
-    this.log.append(bubble);
-    this.scrollToEnd();
-  }
-
-  // The summary to take along: signed links on the bot's own server (never another address), shown
-  // as download buttons; not kept in the history, as the links expire.
+  // The summary to take along and the copy of the user's data: signed links on the bot's own server
+  // (never another address), shown as download buttons; not kept in the history, as the links expire.
   addDownloads(links) {
+    const ours = (path) => DOWNLOAD_PATHS.some((prefix) => path.startsWith(prefix));
     const anchors = links
-      .filter((link) => link && typeof link.path === "string" && link.path.startsWith("/chat/summary/"))
+      .filter((link) => link && typeof link.path === "string" && ours(link.path))
       .map((link) => {
         const href = new URL(link.path, `${this.options.serverUrl}/`).href;
         const label = typeof link.label === "string" ? link.label : link.format;
