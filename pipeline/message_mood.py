@@ -62,7 +62,7 @@ OTHER_PEOPLE = {
     "daughter", "child", "kid", "aunt", "uncle", "cousin", "niece", "nephew", "grandmother", "grandfather",
     "grandma", "grandpa", "gran", "granny", "neighbour", "neighbor", "colleague", "coworker", "boss",
     "relative", "someone", "somebody", "everyone", "everybody", "anyone", "people", "patient", "guy",
-    "woman", "man", "girl", "boy",
+    "woman", "man", "girl", "boy", "mine",
 }  # fmt: skip
 DOCTOR_WORDS = {"doctor", "doc", "dr", "physician", "gp", "surgeon", "specialist", "consultant", "oncologist"}
 THIRD_PERSON_OBJECTS = {"her", "him"}
