@@ -37,6 +37,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.constants import SPACY_DOCS
+from rasa.nlu.utils.spacy_utils import SpacyModel
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from spacy.tokens import Doc, Span, Token
@@ -62,7 +63,7 @@ OTHER_PEOPLE = {
     "daughter", "child", "kid", "aunt", "uncle", "cousin", "niece", "nephew", "grandmother", "grandfather",
     "grandma", "grandpa", "gran", "granny", "neighbour", "neighbor", "colleague", "coworker", "boss",
     "relative", "someone", "somebody", "everyone", "everybody", "anyone", "people", "patient", "guy",
-    "woman", "man", "girl", "boy", "mine",
+    "woman", "man", "girl", "boy",
 }  # fmt: skip
 DOCTOR_WORDS = {"doctor", "doc", "dr", "physician", "gp", "surgeon", "specialist", "consultant", "oncologist"}
 THIRD_PERSON_OBJECTS = {"her", "him"}
@@ -211,7 +212,10 @@ def moods(doc: Doc) -> list[tuple[int, int, str]]:
     return sorted(marked)
 
 
-@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
+# SpacyNLP loads the spaCy pipeline with its parser disabled (Rasa does not need it); this component
+# takes the loaded pipeline from SpacyNLP and runs just the parser, on a copy of the message's doc (the
+# tagger's and tok2vec's work is reused; the doc other components see stays as it was).
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False, model_from="SpacyNLP")
 class MessageMood(GraphComponent):
     @classmethod
     def create(
@@ -223,10 +227,11 @@ class MessageMood(GraphComponent):
     ) -> MessageMood:
         return cls()
 
-    def process(self, messages: list[Message]) -> list[Message]:
+    def process(self, messages: list[Message], model: SpacyModel) -> list[Message]:
+        parser = model.model.get_pipe("parser")  # KeyError: a spaCy pipeline without a parser cannot tell moods
         for message in messages:
             doc = message.get(SPACY_DOCS[TEXT])
-            if doc is None:
+            if doc is None or not len(doc):
                 continue
             entities = [entity for entity in message.get(ENTITIES) or [] if entity.get("entity") != MOOD_ENTITY]
             entities += [
@@ -238,7 +243,7 @@ class MessageMood(GraphComponent):
                     "confidence": 1.0,
                     "extractor": type(self).__name__,
                 }
-                for start, end, mood in moods(doc)
+                for start, end, mood in moods(parser(doc.copy()))
             ]
             message.set(ENTITIES, entities, add_to_output=True)
         return messages

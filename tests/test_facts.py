@@ -7,8 +7,7 @@ import time
 from datetime import date
 
 import pytest
-import spacy
-from rasa.nlu.constants import SPACY_DOCS
+from rasa.nlu.utils.spacy_utils import SpacyNLP
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa_sdk.events import SlotSet
@@ -31,14 +30,18 @@ TODAY = date(2026, 11, 26)
 
 
 @pytest.fixture(scope="module")
-def nlp():
-    return spacy.load(PROJECT_ROOT / "build" / "spacy" / "en_secondlook")
+def nlp() -> SpacyNLP:
+    """The project's spaCy pipeline as Rasa's SpacyNLP loads it (without its parser)."""
+    config = {**SpacyNLP.get_default_config(), "model": str(PROJECT_ROOT / "build" / "spacy" / "en_secondlook")}
+    return SpacyNLP.create(config, None, None, None)
 
 
-def marked(nlp, text: str, entities: list | None = None) -> list[dict]:
-    """The message's entities after the component ran over the spaCy doc, as Rasa's pipeline does."""
-    message = Message({TEXT: text, ENTITIES: list(entities or []), SPACY_DOCS[TEXT]: nlp(text)})
-    return MessageMood().process([message])[0].get(ENTITIES)
+def marked(nlp: SpacyNLP, text: str, entities: list | None = None) -> list[dict]:
+    """The message's entities after SpacyNLP and the component ran, as in Rasa's pipeline."""
+    message = Message({TEXT: text, ENTITIES: list(entities or [])})
+    model = nlp.provide()
+    nlp.process([message], model)
+    return MessageMood().process([message], model)[0].get(ENTITIES)
 
 
 def moods(nlp, text: str) -> set[str]:
