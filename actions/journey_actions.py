@@ -7,7 +7,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.facts import CONFIRM_FACT, pending_fact
 from actions.journey import Advice, Journey, Step, load_journey
+from actions.preparation_actions import note_confirmed_fact
 from actions.replies import button, checklist_text, progress_payload, rehearsal_line, step_buttons
 from actions.situation import situation_notes, situation_of
 from actions.store_access import with_store
@@ -107,8 +109,10 @@ def _reported_step(journey: Journey, tracker: Tracker) -> str | None:
     return next((value for value in values if journey.has_step(value)), None)
 
 
-# A yes/no question the bot asked, remembered so that "yes" or "no" answers it (action_answer_yes_no).
+# A yes/no question the bot asked, remembered so that "yes" or "no" answers it (action_answer_yes_no):
+# which step is done, or whether a situation is the user's (CONFIRM_FACT, action_confirm_situation).
 CONFIRM_STEP = "confirm_step:"
+ASKED_BY = {CONFIRM_STEP: "action_report_progress", CONFIRM_FACT: "action_confirm_situation"}
 
 
 def _mark_step_done(
@@ -186,7 +190,7 @@ def _question_just_asked(tracker: Tracker) -> str | None:
         for event in reversed(tracker.events)
         if event.get("event") == "action" and event.get("name") not in skipped
     ]
-    asked_by = "action_report_progress" if question and question.startswith(CONFIRM_STEP) else None
+    asked_by = next((action for prefix, action in ASKED_BY.items() if question and question.startswith(prefix)), None)
     return question if last_actions and last_actions[0] == asked_by else None
 
 
@@ -199,6 +203,10 @@ class ActionAnswerYesNo(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
         question = _question_just_asked(tracker)
         said_yes = _latest_intent(tracker) == "affirm"
+        fact = pending_fact(question)
+        if fact is not None:
+            note_confirmed_fact(dispatcher, tracker, *fact, said_yes)
+            return [SlotSet("awaiting_answer", None)]
         journey = load_journey()
         if question and question.startswith(CONFIRM_STEP):
             step_id = question.removeprefix(CONFIRM_STEP)

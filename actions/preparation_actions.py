@@ -1,8 +1,9 @@
 """The preparation kit (issue 11): the question list, the user's own questions, letters, the summary
-to take along, and the check-in after the appointment (a Rasa reminder kept in the progress store).
+to take along, the check-in after the appointment (a Rasa reminder kept in the progress store), and the
+one question that confirms a situation the user did not state plainly (issue 19).
 
-Thin actions over plain modules: questions.py (the bank and the situation), letters.py, summary.py
-(documents and signed links), appointments.py (dates).
+Thin actions over plain modules: questions.py (the bank and the situation), facts.py (what was said
+plainly), letters.py, summary.py (documents and signed links), appointments.py (dates).
 """
 
 import uuid
@@ -16,6 +17,7 @@ from rasa_sdk.events import ReminderCancelled, ReminderScheduled, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.appointments import checkin_time, date_text, parse_appointment_date
+from actions.facts import fact_of, fact_question, fact_texts, question_slot_value, said_plainly
 from actions.letters import LETTER_KINDS, fill_letter, kind_from_text, letter_titles
 from actions.locale import current_locale
 from actions.paths import CONTENT_DIR
@@ -216,6 +218,49 @@ class ActionSendSummary(Action):
             dispatcher.utter_message(text=texts()["summary"]["text_intro"])
             dispatcher.utter_message(text=to_text(blocks))
         return []
+
+
+class ActionConfirmSituation(Action):
+    """After advice about a second opinion that differs or agrees. Said plainly, the fact stands as the
+    user said it (infer_situation reads it from the conversation); said as a what-if, a question, a
+    negation or someone else's story, one yes/no question decides whether it is theirs
+    (action_answer_yes_no notes it on "yes"). Nothing is asked when the store already holds it."""
+
+    def name(self) -> str:
+        return "action_confirm_situation"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
+        fact = fact_of(tracker.latest_message)
+        if fact is None or said_plainly(tracker.latest_message):
+            return []
+        key, value = fact
+        stored = with_store(None, lambda store: store.preparation(tracker.sender_id), {})
+        if stored.get(key) == value:
+            return []
+        words = fact_texts()["buttons"]
+        buttons = [button(words["yes"], "affirm"), button(words["no"], "deny")]
+        dispatcher.utter_message(text=fact_question(key, value), buttons=buttons)
+        return [SlotSet("awaiting_answer", question_slot_value(key, value))]
+
+
+def note_confirmed_fact(
+    dispatcher: CollectingDispatcher, tracker: Tracker, key: str, value: str, said_yes: bool
+) -> None:
+    """The answer to action_confirm_situation's question: "yes" adds the fact to the stored situation."""
+    words = fact_texts()
+    if not said_yes:
+        dispatcher.utter_message(text=words["not_noted"])
+        return
+    sender = tracker.sender_id
+
+    def note(store) -> bool:
+        store.save_preparation(sender, {**store.preparation(sender), key: value})
+        return True
+
+    if with_store(dispatcher, note, False):
+        fact = load_question_bank().describe({key: value})
+        buttons = [button("Prepare my questions", "prepare_questions"), button("Letters", "request_letter")]
+        dispatcher.utter_message(text=words["noted"].format(fact=fact), buttons=buttons)
 
 
 # --- the check-in after the appointment --------------------------------------------------------------

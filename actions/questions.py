@@ -1,8 +1,9 @@
 """The question list for the second-opinion appointment: the user's situation (kind of specialist,
 proposed treatment, whether the opinions differ) and the questions of content/questions.yml that fit it.
 
-Plain functions, testable without Rasa: the situation is read from what the user said (message texts,
-intents, entities) and from their explicit answers; the list is only ever reviewed text from the bank.
+Plain functions, testable without Rasa: the situation is read from what the user said about themselves
+(message texts, intents, entities outside what-ifs, questions, negations and other people's stories:
+actions/facts.py) and from their explicit answers; the list is only ever reviewed text from the bank.
 """
 
 import re
@@ -13,11 +14,11 @@ from pathlib import Path
 
 import yaml
 
+from actions.facts import asserted, asserted_text, fact_of, said_plainly
 from actions.paths import CONTENT_DIR
 from actions.specialties import specialty_entries
 
 SITUATION_KEYS = ("specialty", "treatment", "opinion")
-OPINION_INTENTS = {"opinions_differ": "differs", "opinions_agree": "agrees"}
 ANY_SPECIALTY = "other"
 
 
@@ -123,11 +124,11 @@ def _last_match(pattern: re.Pattern, texts: Iterable[str]) -> str | None:
 
 
 def infer_situation(bank: QuestionBank, user_events: list[dict]) -> dict[str, str]:
-    """What the user's messages already tell: the specialist named (an entity, else a known word), a
-    treatment or surgery mentioned, and whether they said the second opinion differs or agrees.
-    The latest mention wins."""
+    """What the user's messages already tell about them: the specialist named (an entity, else a known
+    word), a treatment or surgery mentioned, and whether they said the second opinion differs or agrees.
+    Only what they asserted counts ("what if they operate?" proposes no surgery); the latest mention wins."""
     situation: dict[str, str] = {}
-    texts = [event.get("text") or "" for event in user_events]
+    texts = [asserted_text(event.get("parse_data") or {}, event.get("text") or "") for event in user_events]
     # "surgery" names a specialty and a proposed treatment alike: as a word, it counts as the latter.
     cues = {cue for words in bank.treatment_cues.values() for cue in words}
     for event in user_events:
@@ -135,11 +136,13 @@ def infer_situation(bank: QuestionBank, user_events: list[dict]) -> dict[str, st
         for entity in parse.get("entities") or []:
             named = entity.get("entity") in ("specialty", "prep_specialty")
             typed = str(entity.get("text") or entity.get("value") or "").lower()
-            if named and typed not in cues and bank.is_valid("specialty", entity.get("value")):
+            said = asserted(parse, entity.get("start"), entity.get("end"))
+            if named and said and typed not in cues and bank.is_valid("specialty", entity.get("value")):
                 situation["specialty"] = entity["value"]
-        intent = (parse.get("intent") or {}).get("name")
-        if intent in OPINION_INTENTS:
-            situation["opinion"] = OPINION_INTENTS[intent]
+        fact = fact_of(parse)
+        if fact and said_plainly(parse):
+            key, value = fact
+            situation[key] = value
     if "specialty" not in situation:
         word = _last_match(_words_pattern(name for name in bank.specialties if name not in cues), texts)
         if word:

@@ -11,13 +11,17 @@ import requests
 from playwright.sync_api import expect, sync_playwright
 from pypdf import PdfReader
 
+from actions.facts import fact_question
 from actions.progress_store import ProgressStore
+from actions.questions import load_question_bank
 from actions.summary import sign_token
 from tests.servers import API_TOKEN, BotProcesses, reply_text
 from tests.webchat_helpers import launch_chromium
 
 CHECKIN_DELAY = 12
 CHECKIN_QUESTION = "How did it go?"
+DIFFERS = load_question_bank().labels["opinion"]["differs"]  # "the second opinion differs from the first"
+WHAT_IF = "What if the new doctor tells me something totally different?"
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +101,64 @@ def test_questions_letters_and_summary_in_a_conversation(bot):
     assert "Can my partner" not in requests.get(f"{bot.url}/chat/summary/{sign_token(other)}.md", timeout=30).text
     forged = sign_token(key)[:-4] + "AAAA"
     assert requests.get(f"{bot.url}/chat/summary/{forged}.pdf", timeout=30).status_code == 403
+
+
+def situation_in_letter_and_summary(bot, sender: str) -> tuple[str, str]:
+    """The referral letter as the chat sends it, and the summary: as the chat sends it and behind the
+    user's download link (both in one text)."""
+    letter = reply_text(bot.say(sender, "can you draft the referral request letter"))
+    assert "Dear Dr [Doctor's name]" in letter, letter
+    in_chat = reply_text(bot.say(sender, "send me a summary to take along"))
+    assert "Questions to ask" in in_chat, in_chat
+    token = sign_token(store_of(bot).user_key(sender))
+    download = requests.get(f"{bot.url}/chat/summary/{token}.md", timeout=30)
+    download.raise_for_status()
+    return letter, " ".join(f"{in_chat}\n{download.text}".split()).lower()
+
+
+def test_a_what_if_is_not_stated_as_the_users_situation_until_they_confirm_it(bot):
+    """Issue 19: "what if ... totally different?" was stored as "the second opinion differs"."""
+    sender = new_sender()
+    parsed = bot.parse(WHAT_IF)
+    assert parsed["intent"]["name"] == "opinions_differ"
+    assert [entity["value"] for entity in parsed["entities"] if entity["entity"] == "mood"] == ["hypothetical"]
+
+    reply = reply_text(bot.say(sender, WHAT_IF))
+    assert fact_question("opinion", "differs") in reply  # after the advice for this step
+    letter, summary = situation_in_letter_and_summary(bot, sender)
+    assert DIFFERS not in letter and "My situation: [where things stand]." in letter
+    assert DIFFERS not in summary
+
+    reply = reply_text(bot.say(sender, WHAT_IF))
+    assert fact_question("opinion", "differs") in reply
+    assert "I've noted that the second opinion differs" in reply_text(bot.say(sender, "yes"))
+    letter, summary = situation_in_letter_and_summary(bot, sender)
+    assert f"My situation: {DIFFERS}." in letter
+    assert DIFFERS in summary
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "my friend's second opinion came back totally different from her first",
+        "the second opinion didn't differ at all",
+        "is it common for the second opinion to differ?",
+    ],
+)
+def test_other_peoples_stories_negations_and_questions_are_not_stated_either(bot, said):
+    sender = new_sender()
+    bot.say(sender, said)
+    letter, summary = situation_in_letter_and_summary(bot, sender)
+    assert DIFFERS not in letter and DIFFERS not in summary
+
+
+def test_a_plain_statement_is_stated_without_a_question(bot):
+    sender = new_sender()
+    reply = reply_text(bot.say(sender, "the second opinion came back different"))
+    assert fact_question("opinion", "differs") not in reply
+    letter, summary = situation_in_letter_and_summary(bot, sender)
+    assert f"My situation: {DIFFERS}." in letter
+    assert DIFFERS in summary
 
 
 def test_the_web_chat_offers_the_summary_as_pdf_and_markdown_downloads(bot):
