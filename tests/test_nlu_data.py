@@ -14,9 +14,9 @@ EVALUATION_FILES = sorted((ROOT / "tests" / "nlu").glob("*.yml"))
 # Written blind (tests/peoples_words/README.md): plain `items` with a `text` each. small_talk.yml is left
 # out: 59 of its 79 stock phrases ("thanks", "are you a bot?") were already training examples before it
 # was written, so only its other lines measure anything (the README says so).
-PEOPLES_WORDS_FILES = sorted(
+BLIND_FILES = sorted(
     path for path in (ROOT / "tests" / "peoples_words").glob("*.yml") if path.name != "small_talk.yml"
-)
+) + sorted((ROOT / "tests" / "safety").glob("crisis_blind_*.yml"))  # tests/safety/README.md
 
 
 def _normalised(text: str) -> str:
@@ -47,13 +47,13 @@ def test_no_evaluation_message_is_in_the_training_data(path):
     assert leaked == []
 
 
-@pytest.mark.parametrize("path", PEOPLES_WORDS_FILES, ids=lambda p: p.name)
-def test_no_peoples_words_message_is_in_the_training_data(path):
+@pytest.mark.parametrize("path", BLIND_FILES, ids=lambda p: p.name)
+def test_no_blind_evaluation_message_is_in_the_training_data(path):
     trained = {text for training in TRAINING_FILES for _, text in _examples(training)}
     items = yaml.safe_load(path.read_text())["items"]
     assert len(items) >= 40
-    # "hi" or "no I haven't" is in any training set; a sentence of five words or more must not be.
-    leaked = [item["text"] for item in items if len(_normalised(item["text"]).split()) >= 5
+    # "hi", "no I haven't" or "I want to kill myself" is in any training set; six words or more must not be.
+    leaked = [item["text"] for item in items if len(_normalised(item["text"]).split()) >= 6
               and _normalised(item["text"]) in trained]  # fmt: skip
     assert leaked == []
 
