@@ -168,17 +168,29 @@ class ErasableSQLTrackerStore(SQLTrackerStore):
             return [json.loads(data) for data in session.execute(query).scalars()]
 
 
+@contextmanager
+def _unneeded_variables_defaulted() -> Iterator[None]:
+    """Rasa expands every ${VARIABLE} of an endpoints file and stops at an unset one; the tracker store
+    needs neither the action servers' address nor their token (unset where the purge or an action
+    server reads the file). Set empty only while the file is read: a process that starts servers
+    afterwards must not hand them an empty token."""
+    missing = [name for name in ("SECONDLOOK_ACTION_TOKEN", "ACTION_SERVER_URL") if name not in os.environ]
+    os.environ.update(dict.fromkeys(missing, ""))
+    try:
+        yield
+    finally:
+        for name in missing:
+            os.environ.pop(name, None)
+
+
 def tracker_store_from(endpoints: Path) -> ErasableSQLTrackerStore:
     """The tracker store an endpoints file configures; a relative SQLite file is under the project.
 
     Raises ValueError when the file configures another kind of store (nothing could be erased)."""
     from rasa.utils.endpoints import read_endpoint_config
 
-    # Rasa expands every ${VARIABLE} of the file and stops at an unset one; the tracker store needs
-    # neither the action servers' address nor their token (unset where the purge or an action server runs).
-    for variable in ("SECONDLOOK_ACTION_TOKEN", "ACTION_SERVER_URL"):
-        os.environ.setdefault(variable, "")
-    config = read_endpoint_config(str(endpoints), "tracker_store")
+    with _unneeded_variables_defaulted():
+        config = read_endpoint_config(str(endpoints), "tracker_store")
     if config is None or not config.type.endswith("ErasableSQLTrackerStore"):
         raise ValueError(f"{endpoints}: the tracker store is not stores.tracker_store.ErasableSQLTrackerStore")
     kwargs = dict(config.kwargs)

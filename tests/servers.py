@@ -70,7 +70,8 @@ class BotProcesses:
             **(env or {}),
         }
         self.env.setdefault("ACTION_SERVER_URL", f"http://127.0.0.1:{self.action_port}/webhook")
-        self.env.setdefault("SECONDLOOK_ACTION_TOKEN", secrets.token_urlsafe(24))  # as scripts/run.sh
+        if not self.env.get("SECONDLOOK_ACTION_TOKEN"):  # as scripts/run.sh
+            self.env["SECONDLOOK_ACTION_TOKEN"] = secrets.token_urlsafe(24)
         self.credentials = credentials or PROJECT_ROOT / "credentials.yml"
         self.tracker_db = workdir / "tracker.db"
         self.endpoints = endpoints or workdir / "endpoints.yml"

@@ -3,6 +3,7 @@ every stored event of that sender and writes nothing back; other conversations a
 database failure is logged without the message text or the sender id."""
 
 import logging
+import os
 import sqlite3
 import time
 import uuid
@@ -18,7 +19,12 @@ from sqlalchemy import create_engine, text
 
 from channels.common import log_id
 from channels.guard import answer_turn, keep_conversations_in_their_store
-from stores.tracker_store import ConversationStoreError, ErasableSQLTrackerStore, erasure_completed
+from stores.tracker_store import (
+    ConversationStoreError,
+    ErasableSQLTrackerStore,
+    erasure_completed,
+    tracker_store_from,
+)
 from tests.conftest import PROJECT_ROOT
 
 
@@ -169,3 +175,20 @@ async def test_a_read_that_fails_names_the_conversation_by_its_hash(tmp_path, do
         await store.retrieve("private-sender-id")
     assert "private-sender-id" not in str(failed.value) and log_id("private-sender-id") in str(failed.value)
     assert failed.value.__suppress_context__  # a traceback does not show the original error either
+
+
+def test_reading_an_endpoints_file_leaves_the_environment_as_it_was(tmp_path, monkeypatch):
+    """The purge and the action server read the tracker store from an endpoints file that also names
+    the action token; the variables it defaults for that must not stay behind, empty, for a process
+    that starts servers afterwards (an empty token stops the action server)."""
+    monkeypatch.delenv("SECONDLOOK_ACTION_TOKEN", raising=False)
+    monkeypatch.delenv("ACTION_SERVER_URL", raising=False)
+    endpoints = tmp_path / "endpoints.yml"
+    endpoints.write_text(
+        'action_endpoint:\n  url: "${ACTION_SERVER_URL}"\n'
+        "  headers:\n    Authorization: Bearer ${SECONDLOOK_ACTION_TOKEN}\n"
+        f"tracker_store:\n  type: stores.tracker_store.ErasableSQLTrackerStore\n  dialect: sqlite\n"
+        f"  db: {tmp_path / 'tracker.db'}\n"
+    )
+    assert tracker_store_from(endpoints).message_counts("nobody").user == 0
+    assert "SECONDLOOK_ACTION_TOKEN" not in os.environ and "ACTION_SERVER_URL" not in os.environ
