@@ -24,6 +24,13 @@ MIN_SECRET_CHARS = 16
 _warned: set[str] = set()  # a process checks at more than one place; it warns once
 
 
+def link_secret() -> bytes:
+    """The key behind every signed link (summaries, data copies), never derived from the id salt:
+    knowing one secret must not give the other. `make run` generates one (scripts/run.sh); production
+    refuses to start without one (check_secrets)."""
+    return (os.environ.get("SECONDLOOK_LINK_SECRET", "").strip() or DEV_LINK_SECRET).encode()
+
+
 def is_production() -> bool:
     return os.environ.get("SECONDLOOK_DEPLOYMENT", "").strip().lower() == PRODUCTION
 

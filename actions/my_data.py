@@ -30,7 +30,7 @@ import yaml
 from cryptography.fernet import Fernet, InvalidToken
 
 from actions.appointments import date_text
-from actions.deployment import DEV_LINK_SECRET
+from actions.deployment import link_secret
 from actions.journey import Journey
 from actions.paths import CONTENT_DIR
 from actions.progress_store import QUESTION_TOPIC
@@ -187,8 +187,7 @@ def export_link_ttl_seconds() -> int:
 def _fernet() -> Fernet:
     """A key for these links only: a summary link's signature can't open a data export, nor back. Made
     from the link secret, never from the id salt (knowing one secret must not give the other)."""
-    secret = os.environ.get("SECONDLOOK_LINK_SECRET", "").strip() or DEV_LINK_SECRET
-    key = hmac.new(secret.encode(), b"secondlook-data-export-links", hashlib.sha256).digest()
+    key = hmac.new(link_secret(), b"secondlook-data-export-links", hashlib.sha256).digest()
     return Fernet(base64.urlsafe_b64encode(key))
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from fpdf import FPDF
 
 from actions.appointments import date_text
-from actions.deployment import DEV_LINK_SECRET
+from actions.deployment import link_secret
 from actions.journey import Journey, Status, load_journey
 from actions.letters import LETTER_KINDS, fill_letter
 from actions.progress_store import ProgressStore
@@ -223,14 +223,8 @@ def to_pdf(blocks: list[Block]) -> bytes:
 # --- signed links ----------------------------------------------------------------------------------
 
 
-def _link_secret() -> bytes:
-    """A key of its own, never derived from the id salt: knowing one secret must not give the other.
-    `make run` generates one (scripts/run.sh); production refuses to start without one."""
-    return (os.environ.get("SECONDLOOK_LINK_SECRET", "").strip() or DEV_LINK_SECRET).encode()
-
-
 def _signature(payload: str) -> str:
-    digest = hmac.new(_link_secret(), payload.encode(), hashlib.sha256).digest()
+    digest = hmac.new(link_secret(), payload.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
