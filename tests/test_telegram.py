@@ -370,6 +370,16 @@ def test_the_stand_in_deletes_only_what_telegram_allows(api):
     assert api.messages_in(chat_id) == [2]
 
 
+def test_an_indirect_crisis_in_the_role_play_ends_it_with_the_regions_crisis_line(bot, api):
+    british = TelegramUser(bot, api, language_code="en-GB")
+    british.say("hi")
+    british.say("can I practise talking to my doctor?")
+    british.press(next(iter(_titles(british))))
+    assert "🩺 Doctor:" in british.press(_titles(british)[0])
+    reply = british.say("I've been putting my tablets aside in case the results are bad")
+    assert "116 123" in reply and "🩺 Doctor:" not in reply and "988" not in reply
+
+
 def test_photos_get_the_text_only_note_and_no_turn(user):
     update = user.message_update("")
     del update["message"]["text"]

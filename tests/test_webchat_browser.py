@@ -201,6 +201,16 @@ def test_a_quick_reply_sends_its_payload_and_shows_its_title(bot, page):
     expect(page.get_by_role("button", name="I've done this step")).to_be_visible()
 
 
+def test_an_indirect_crisis_gets_a_check_in_with_the_crisis_line_and_a_way_back(bot, page):
+    open_chat(page, f"{bot.url}/chat/")
+    send(page, "some nights I hope I just won't wake up in the morning")
+    expect_bot_says(page, "thoughts of suicide")
+    expect_bot_says(page, "988")
+    page.get_by_role("button", name="No, I'm safe. Back to where we were").click()
+    expect_bot_says(page, "glad you're safe")
+    expect(page.get_by_role("button", name="What's next for me?")).to_be_visible()
+
+
 def test_the_stepper_shows_a_step_reported_done(bot, page):
     open_chat(page, f"{bot.url}/chat/")
     expect(step(page, "ask_doctor")).to_have_attribute("data-status", "next")
