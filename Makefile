@@ -33,7 +33,7 @@ WEB_STAMP := build/.web-built-$(call hash,$(WEB_INPUTS))
 
 # pipeline/*.py: the project's own trainable NLU components (each also tells Rasa's cache about its code).
 TRAINING_INPUTS := config.yml domain.yml $(sort $(shell find data -name '*.yml')) $(sort $(wildcard pipeline/*.py)) \
-	$(SPACY_INPUTS) requirements.lock content/crisis_exemplars.yml $(ENCODER_INPUTS)
+	$(SPACY_INPUTS) requirements.lock $(sort $(wildcard content/crisis_exemplars/*.yml)) $(ENCODER_INPUTS)
 MODEL_HASH := $(call hash,$(TRAINING_INPUTS))
 MODEL := models/secondlook-$(MODEL_HASH).tar.gz
 

@@ -11,7 +11,7 @@ How it decides
   batch. A crisis told in the third sentence of a long message about referrals still counts.
 - Trained at `rasa train`, as a graph component, so the decision ships inside the model and changes
   with its inputs. Crisis or not is a support vector machine with an RBF kernel over the embeddings.
-  The crisis side is content/crisis_exemplars.yml's crisis categories plus the `emergency` training
+  The crisis side is content/crisis_exemplars/*.yml's crisis categories plus the `emergency` training
   examples; the other side is its near misses (figurative "killing me", past illness, questions about
   dying, grief, anger at a doctor, ordinary worry) plus every other intent's training examples, so the
   journey's own language is known not to be a crisis. A logistic regression over the crisis exemplars
@@ -58,7 +58,7 @@ from pipeline.trained import intent_examples, restore_artefact, source_fingerpri
 logger = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-EXEMPLARS = PROJECT_ROOT / "content" / "crisis_exemplars.yml"
+EXEMPLARS = PROJECT_ROOT / "content" / "crisis_exemplars"  # every *.yml in it, one file per writer or theme
 MODEL_FILE = "crisis_model.pkl"
 EMERGENCY_INTENT = "emergency"
 KIND_ENTITY = "emergency_kind"
@@ -91,14 +91,28 @@ class Exemplars:
     near_misses: list[tuple[str, str]]  # (text, category)
 
 
-def load_exemplars(path: Path = EXEMPLARS) -> Exemplars:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    crisis = []
-    for category, block in data["crisis"].items():
-        if block["reply"] not in REPLY_KINDS:
-            raise ValueError(f"{category}: unknown reply {block['reply']!r}; expected one of {sorted(REPLY_KINDS)}")
-        crisis += [(str(text), category, block["reply"]) for text in block["examples"]]
-    near = [(str(text), category) for category, texts in data["near_miss"].items() for text in texts]
+def exemplar_files(directory: Path = EXEMPLARS) -> list[Path]:
+    return sorted(directory.glob("*.yml"))
+
+
+def load_exemplars(directory: Path = EXEMPLARS) -> Exemplars:
+    """Every file's crisis categories (each with its reply and examples) and near misses (each a list, or
+    a mapping with `examples`)."""
+    crisis: list[tuple[str, str, str]] = []
+    near: list[tuple[str, str]] = []
+    for path in exemplar_files(directory):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for category, block in (data.get("crisis") or {}).items():
+            if block["reply"] not in REPLY_KINDS:
+                raise ValueError(
+                    f"{path.name}: {category}: unknown reply {block['reply']!r}; expected one of {sorted(REPLY_KINDS)}"
+                )
+            crisis += [(str(text), category, block["reply"]) for text in block["examples"]]
+        for category, block in (data.get("near_miss") or {}).items():
+            texts = block["examples"] if isinstance(block, dict) else block
+            near += [(str(text), category) for text in texts]
+    if not crisis or not near:
+        raise ValueError(f"{directory}: the crisis screen needs crisis exemplars and near misses")
     return Exemplars(crisis, near)
 
 
@@ -170,7 +184,8 @@ class CrisisScreenClassifier(GraphComponent):
     def fingerprint_addon(cls, config: dict[str, Any]) -> str:
         # The code, the exemplars and the encoder's weights: a change to any of them retrains.
         exemplars = source_fingerprint(sys.modules[__name__], sentence_encoder)
-        return f"{exemplars}-{_file_hash(EXEMPLARS)}-{sentence_encoder.encoder_fingerprint()}"
+        files = "-".join(f"{path.name}:{_file_hash(path)}" for path in exemplar_files())
+        return f"{exemplars}-{files}-{sentence_encoder.encoder_fingerprint()}"
 
     def __init__(
         self,
