@@ -139,12 +139,16 @@ class CrisisModel:
         everyday: list[str],
         emergencies: list[str],
         encode: Any,
-        C: float = 1.0,
+        C: float = 3.0,
     ) -> CrisisModel:
         crisis_texts = [text for text, _, _ in exemplars.crisis]
         crisis_vectors = encode(crisis_texts)
         positive = np.vstack([crisis_vectors, encode(emergencies)]) if emergencies else crisis_vectors
-        negative = encode([text for text, _ in exemplars.near_misses] + everyday)
+        # The screen judges a message's sentences one by one, so it learns from the sentences of the
+        # near misses and of the journey's own examples too: "She'd rather die at home" read alone, out
+        # of a calm message about a mother refusing surgery, must not look like a crisis.
+        negative_texts = [text for text, _ in exemplars.near_misses] + everyday
+        negative = encode(sorted({piece for text in negative_texts for piece in pieces(text)}))
         detector = SVC(C=C, kernel="rbf", gamma="scale", class_weight="balanced")
         detector.fit(np.vstack([positive, negative]), [1] * len(positive) + [0] * len(negative))
         reply = LogisticRegression(C=4.0, max_iter=5000).fit(crisis_vectors, [r for _, _, r in exemplars.crisis])
@@ -174,10 +178,10 @@ class CrisisScreenClassifier(GraphComponent):
     def get_default_config() -> dict[str, Any]:
         return {
             # A piece whose decision value reaches this raises a crisis (0 is the SVM's own boundary).
-            "ask_threshold": 0.4,
+            "ask_threshold": 0.0,
             # Below this, a self-harm verdict becomes a check-in.
             "sure_threshold": 1.0,
-            "C": 1.0,
+            "C": 3.0,
         }
 
     @classmethod
