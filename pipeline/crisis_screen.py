@@ -53,6 +53,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.svm import SVC
 
 from pipeline import sentence_encoder
+from pipeline.safety_screen import SET_ASIDE
 from pipeline.trained import intent_examples, restore_artefact, source_fingerprint, store_artefact
 
 logger = logging.getLogger(__name__)
@@ -237,14 +238,18 @@ class CrisisScreenClassifier(GraphComponent):
             sentence_encoder.load_encoder()  # load and trace now, not on the first message
         return cls(config, model_storage, resource, model)
 
-    def verdict(self, text: str) -> Verdict:
+    def verdict(self, text: str, set_aside: bool = False) -> Verdict:
+        """What the message says about a crisis. `set_aside`: the deterministic screen found crisis words
+        and judged them not a crisis now ("I'm not suicidal", "I had a stroke in 2019"); its reading of
+        negation and tense is precise, so only a sure verdict overrules it."""
         vectors = sentence_encoder.load_encoder().encode(pieces(text))
-        return self._model.judge(vectors, self._config["ask_threshold"], self._config["sure_threshold"])
+        sure = self._config["sure_threshold"]
+        return self._model.judge(vectors, sure if set_aside else self._config["ask_threshold"], sure)
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             if self._model is not None and _needs_reading(message):
-                verdict = self.verdict(message.get(TEXT))
+                verdict = self.verdict(message.get(TEXT), set_aside=bool(message.get(SET_ASIDE)))
                 if verdict.kind:
                     _raise_alarm(message, verdict)
         return messages

@@ -28,6 +28,9 @@ logger = logging.getLogger(__name__)
 
 EMERGENCY_INTENT = "emergency"
 KIND_ENTITY = "emergency_kind"
+# Set on a message (never in the parse output) when a rule matched but the screen judged it not an
+# emergency now (negated, past, figurative...): the semantic crisis screen behind it then asks for more.
+SET_ASIDE = "safety_screen_set_aside"
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
@@ -61,6 +64,8 @@ class SafetyScreenClassifier(GraphComponent):
             screening = (
                 self._screen.screen_doc(doc) if doc is not None else self._screen.screen(message.get(TEXT) or "")
             )
+            if screening.set_aside:
+                message.set(SET_ASIDE, screening.set_aside)
             if screening.risk is not Risk.NONE:
                 self._raise_alarm(message, screening)
             elif self._classifier_alarm_overruled(message, screening):
