@@ -7,8 +7,8 @@ import yaml
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.paths import CONTENT_DIR
-from actions.replies import button
+from secondlook.paths import CONTENT_DIR
+from secondlook.replies import button
 
 MAX_OPTIONS = 3
 MIN_CONFIDENCE = 0.05

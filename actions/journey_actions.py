@@ -7,12 +7,12 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.facts import CONFIRM_FACT, pending_fact
-from actions.journey import Advice, Journey, Step, load_journey
 from actions.preparation_actions import note_confirmed_fact
-from actions.replies import button, checklist_text, progress_payload, rehearsal_line, step_buttons
-from actions.situation import situation_notes, situation_of
 from actions.store_access import with_store
+from secondlook.facts import CONFIRM_FACT, pending_fact
+from secondlook.journey import Advice, Journey, Step, load_journey
+from secondlook.replies import button, checklist_text, progress_payload, rehearsal_line, step_buttons
+from secondlook.situation import situation_notes, situation_of
 
 DomainDict = dict[str, Any]
 

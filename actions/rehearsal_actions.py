@@ -1,5 +1,5 @@
 """The role-play: setting it up (what to practise, which doctor), each line of the user answered by the
-doctor and the coach, and the summary at the end. The engine is actions/rehearsal.py; these actions
+doctor and the coach, and the summary at the end. The engine is secondlook/rehearsal.py; these actions
 only move its state in and out of the `rehearsal_state` slot and record the outcome."""
 
 import hashlib
@@ -11,10 +11,10 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import rehearsal
-from actions.paths import CONTENT_DIR
-from actions.replies import button
 from actions.store_access import with_store
+from secondlook import rehearsal
+from secondlook.paths import CONTENT_DIR
+from secondlook.replies import button
 
 SCENARIO_ENTITY = "rehearsal_scenario"
 TEMPERAMENT_ENTITY = "rehearsal_temperament"

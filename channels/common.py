@@ -24,8 +24,8 @@ import yaml
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.shared.core.events import UserUttered
 
-from actions.privacy_actions import ERASE_CLIENT
 from channels.guard import answer_turn
+from secondlook.my_data import ERASE_CLIENT
 
 logger = logging.getLogger(__name__)
 
@@ -230,8 +230,8 @@ class TextOnlyOutput(OutputChannel):
         """The copy of everything kept about the recipient, as a JSON file; an honest line if it fails."""
         from sqlalchemy.exc import SQLAlchemyError
 
-        from actions.my_data import export_filename, texts
         from channels.privacy import export_file
+        from secondlook.my_data import export_filename, texts
 
         try:
             content = await asyncio.get_running_loop().run_in_executor(

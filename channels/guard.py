@@ -234,7 +234,7 @@ def fallback_events(action_name: str, tracker: Any) -> list[Event]:
       here) and the role-play is stopped, exactly as the action would;
     - the session start: the session is started with the disclaimer, without restoring progress
       (the progress database may be what is down); the turn then goes on normally."""
-    from actions.locale import current_locale  # plain module (YAML only), shared with the action server
+    from secondlook.locale import current_locale  # plain module (YAML only), shared with the action server
 
     if action_name == "action_handle_emergency":
         latest = getattr(tracker, "latest_message", None)

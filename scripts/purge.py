@@ -3,7 +3,7 @@
 Safe to run from cron while the bot runs (each purge is a single transaction on rows no one is using).
 Usage: make purge [RETENTION_DAYS=180] [ENDPOINTS=endpoints.yml]; the period defaults to
 SECONDLOOK_RETENTION_DAYS (180 days when unset), the setting the bot also states when asked what it
-keeps (actions/retention.py); the progress database comes from DATABASE_URL, the tracker store from the
+keeps (secondlook/retention.py); the progress database comes from DATABASE_URL, the tracker store from the
 endpoints file, as for the bot itself.
 """
 
@@ -17,8 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from actions.progress_store import ProgressStore  # noqa: E402
-from actions.retention import retention_days  # noqa: E402
+from secondlook.progress_store import ProgressStore  # noqa: E402
+from secondlook.retention import retention_days  # noqa: E402
 from stores.tracker_store import tracker_store_from  # noqa: E402
 
 

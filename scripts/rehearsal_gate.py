@@ -11,7 +11,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from actions.rehearsal import TAGS, assess_line  # noqa: E402
+from secondlook.rehearsal import TAGS, assess_line  # noqa: E402
 
 SETS = {"tuning": ROOT / "tests" / "rehearsal" / "lines.yml", "held-out": ROOT / "tests" / "rehearsal" / "heldout.yml"}
 MIN_MICRO_F1 = 0.85

@@ -12,8 +12,8 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import create_engine, text
 
-from actions import progress_store
-from actions.progress_store import ProgressStore
+from secondlook import progress_store
+from secondlook.progress_store import ProgressStore
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # The PostgreSQL this machine (and CI) runs; every test gets a schema of its own on it.

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from actions.journey import STEP_IDS
+from secondlook.journey import STEP_IDS
 
 ROOT = Path(__file__).resolve().parent.parent
 

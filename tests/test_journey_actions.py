@@ -5,8 +5,6 @@ import pytest
 from rasa_sdk.events import SlotSet
 from sqlalchemy.exc import OperationalError
 
-from actions import progress_store
-from actions.journey import load_journey
 from actions.journey_actions import (
     ActionAnswerYesNo,
     ActionGiveStepAdvice,
@@ -14,6 +12,8 @@ from actions.journey_actions import (
     ActionReportProgress,
     ActionShowProgress,
 )
+from secondlook import progress_store
+from secondlook.journey import load_journey
 from tests.conftest import customs, make_tracker, payloads, texts
 
 STEP_ENTITY = "journey_step"

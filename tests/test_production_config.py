@@ -8,8 +8,8 @@ import pytest
 import redis
 from sqlalchemy import create_engine, text
 
-from actions.progress_store import ProgressStore
 from scripts.throwaway_database import throwaway_database
+from secondlook.progress_store import ProgressStore
 from tests.conftest import PROJECT_ROOT
 from tests.servers import BotProcesses, reply_text
 

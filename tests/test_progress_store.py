@@ -10,7 +10,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
-from actions.progress_store import DEFAULT_DATABASE_URL, ProgressStore, database_url_from_environment, metadata, migrate
+from secondlook.progress_store import (
+    DEFAULT_DATABASE_URL,
+    ProgressStore,
+    database_url_from_environment,
+    metadata,
+    migrate,
+)
 from tests.conftest import POSTGRES_URL
 
 

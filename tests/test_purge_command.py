@@ -11,7 +11,7 @@ from rasa.shared.core.events import UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import text
 
-from actions.progress_store import ProgressStore
+from secondlook.progress_store import ProgressStore
 from stores.tracker_store import ErasableSQLTrackerStore
 from tests.conftest import PROJECT_ROOT
 

@@ -1,4 +1,4 @@
-"""The rehearsal engine (actions/rehearsal.py) and its reviewed texts (content/rehearsal.yml): line
+"""The rehearsal engine (secondlook/rehearsal.py) and its reviewed texts (content/rehearsal.yml): line
 tagging against the labelled lines in tests/rehearsal/lines.yml, the doctor's tension and replies,
 coaching, the summary, robustness to odd input, and originality against the seed article."""
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from actions import rehearsal
-from actions.rehearsal import (
+from secondlook import rehearsal
+from secondlook.rehearsal import (
     MAX_TURNS,
     SCENARIOS,
     TAGS,

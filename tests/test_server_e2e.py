@@ -11,8 +11,8 @@ import requests
 import yaml
 from sqlalchemy import text
 
-from actions.progress_store import ProgressStore
-from actions.retention import retention_days
+from secondlook.progress_store import ProgressStore
+from secondlook.retention import retention_days
 from tests.servers import API_TOKEN, PROJECT_ROOT, BotProcesses, reply_text
 
 

@@ -3,10 +3,10 @@
 from rasa_sdk.events import ActionExecuted, AllSlotsReset, SessionStarted, SlotSet
 from sqlalchemy.exc import OperationalError
 
-from actions import progress_store
 from actions.fallback_actions import ActionClarifyIntent
 from actions.privacy_actions import ActionForgetMe, ActionShowMyData
 from actions.session_actions import ActionSessionStart
+from secondlook import progress_store
 from tests.conftest import customs, make_tracker, payloads, texts
 
 

@@ -5,7 +5,7 @@ from functools import cache
 
 import yaml
 
-from actions.paths import CONTENT_DIR
+from secondlook.paths import CONTENT_DIR
 
 SPECIALTIES_FILE = CONTENT_DIR / "entities" / "specialties.yml"
 

@@ -31,7 +31,7 @@ from spacy.language import Language
 from spacy.matcher import DependencyMatcher, Matcher
 from spacy.tokens import Doc, Span, Token
 
-from actions.paths import CONTENT_DIR, PROJECT_ROOT
+from secondlook.paths import CONTENT_DIR, PROJECT_ROOT
 
 SCENARIOS = ("ask_opinion", "referral", "defensive")
 TEMPERAMENTS = ("supportive", "rushed", "defensive")

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import yaml
 
-from actions.paths import CONTENT_DIR
-from actions.questions import ANY_SPECIALTY, QuestionBank
+from secondlook.paths import CONTENT_DIR
+from secondlook.questions import ANY_SPECIALTY, QuestionBank
 
 LETTER_KINDS = ("records", "referral", "note")
 # Words in a request that say which letter is meant (checked in this order).

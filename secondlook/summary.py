@@ -19,12 +19,12 @@ from pathlib import Path
 
 from fpdf import FPDF
 
-from actions.appointments import date_text
-from actions.deployment import link_secret
-from actions.journey import Journey, Status, load_journey
-from actions.letters import LETTER_KINDS, fill_letter
-from actions.progress_store import ProgressStore
-from actions.questions import QuestionBank, load_question_bank
+from secondlook.appointments import date_text
+from secondlook.deployment import link_secret
+from secondlook.journey import Journey, Status, load_journey
+from secondlook.letters import LETTER_KINDS, fill_letter
+from secondlook.progress_store import ProgressStore
+from secondlook.questions import QuestionBank, load_question_bank
 
 TITLE = "My second-opinion preparation"
 DISCLAIMER = (

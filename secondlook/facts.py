@@ -12,7 +12,7 @@ from functools import cache
 
 import yaml
 
-from actions.paths import CONTENT_DIR
+from secondlook.paths import CONTENT_DIR
 
 MOOD_ENTITY = "mood"
 # The intents that name a fact of the situation, as (situation key, value) of content/questions.yml.

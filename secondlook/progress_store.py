@@ -34,11 +34,11 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
-from actions.deployment import DEV_ID_SALT
-from actions.paths import PROJECT_ROOT, VAR_DIR
+from secondlook.deployment import DEV_ID_SALT
+from secondlook.paths import PROJECT_ROOT, VAR_DIR
 
 DEFAULT_DATABASE_URL = f"sqlite:///{VAR_DIR / 'progress.db'}"
-# Production deployments must set their own secret (actions/deployment.py), so that hashes cannot be
+# Production deployments must set their own secret (secondlook/deployment.py), so that hashes cannot be
 # recomputed from known ids.
 DEFAULT_ID_SALT = DEV_ID_SALT
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from actions.paths import CONTENT_DIR
+from secondlook.paths import CONTENT_DIR
 
 STEP_IDS = ("ask_doctor", "be_honest", "outside_network", "move_on", "after_opinion")
 

@@ -3,7 +3,7 @@ proposed treatment, whether the opinions differ) and the questions of content/qu
 
 Plain functions, testable without Rasa: the situation is read from what the user said about themselves
 (message texts, intents, entities outside what-ifs, questions, negations and other people's stories:
-actions/facts.py) and from their explicit answers; the list is only ever reviewed text from the bank.
+secondlook/facts.py) and from their explicit answers; the list is only ever reviewed text from the bank.
 """
 
 import re
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import yaml
 
-from actions.facts import asserted, asserted_text, fact_of, said_plainly
-from actions.paths import CONTENT_DIR
-from actions.specialties import specialty_entries
+from secondlook.facts import asserted, asserted_text, fact_of, said_plainly
+from secondlook.paths import CONTENT_DIR
+from secondlook.specialties import specialty_entries
 
 SITUATION_KEYS = ("specialty", "treatment", "opinion")
 ANY_SPECIALTY = "other"

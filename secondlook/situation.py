@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
-from actions.paths import CONTENT_DIR
-from actions.specialties import specialty_entries
+from secondlook.paths import CONTENT_DIR
+from secondlook.specialties import specialty_entries
 
 MAX_NOTES = 2
 

@@ -29,12 +29,15 @@ from typing import Any
 import yaml
 from cryptography.fernet import Fernet, InvalidToken
 
-from actions.appointments import date_text
-from actions.deployment import link_secret
-from actions.journey import Journey
-from actions.paths import CONTENT_DIR
-from actions.progress_store import QUESTION_TOPIC
-from actions.questions import load_question_bank
+from secondlook.appointments import date_text
+from secondlook.deployment import link_secret
+from secondlook.journey import Journey
+from secondlook.paths import CONTENT_DIR
+from secondlook.progress_store import QUESTION_TOPIC
+from secondlook.questions import load_question_bank
+
+# The payload that asks the channel to erase its own copies of the conversation (channels/, web/src).
+ERASE_CLIENT = "erase_client"
 
 # Where the Rasa server serves the copy (channels/privacy.py): <path>/<token>.json
 EXPORT_PATH = "/chat/my-data"

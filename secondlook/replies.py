@@ -2,7 +2,7 @@
 
 import json
 
-from actions.journey import Journey, Status, Step
+from secondlook.journey import Journey, Status, Step
 
 STATUS_MARKS = {Status.DONE: "✅", Status.CURRENT: "👉", Status.NEXT: "➡️", Status.TODO: "⬜"}
 STATUS_NOTES = {Status.DONE: "", Status.CURRENT: " (you are here)", Status.NEXT: " (next)", Status.TODO: ""}

@@ -6,7 +6,7 @@ from functools import cache
 
 import yaml
 
-from actions.paths import CONTENT_DIR
+from secondlook.paths import CONTENT_DIR
 
 
 @dataclass(frozen=True)
