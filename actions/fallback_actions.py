@@ -1,22 +1,19 @@
 """Clarifying question when the NLU is unsure: the likeliest meanings as buttons, plus a way out."""
 
-from functools import cache
 from typing import Any
 
-import yaml
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from secondlook.paths import CONTENT_DIR
+from secondlook.content import content
 from secondlook.replies import button
 
 MAX_OPTIONS = 3
 MIN_CONFIDENCE = 0.05
 
 
-@cache
 def intent_labels() -> dict[str, str]:
-    return yaml.safe_load((CONTENT_DIR / "intent_labels.yml").read_text(encoding="utf-8"))
+    return content("intent_labels.yml")
 
 
 def likely_intents(ranking: list[dict]) -> list[str]:

@@ -7,10 +7,8 @@ plainly), letters.py, summary.py (documents and signed links), appointments.py (
 """
 
 from datetime import date, datetime
-from functools import cache
 from typing import Any
 
-import yaml
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -18,10 +16,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.store_access import with_store
 from secondlook.appointments import date_text
 from secondlook.checkins import EXTERNAL_PREFIX
+from secondlook.content import content
 from secondlook.facts import fact_of, fact_question, fact_texts, question_slot_value, said_plainly
 from secondlook.letters import LETTER_KINDS, fill_letter, kind_from_text, letter_titles
 from secondlook.locale import current_locale
-from secondlook.paths import CONTENT_DIR
 from secondlook.questions import (
     SITUATION_KEYS,
     QuestionBank,
@@ -37,9 +35,8 @@ DomainDict = dict[str, Any]
 MIN_QUESTIONS_IN_NOTE = 3
 
 
-@cache
 def texts() -> dict:
-    return yaml.safe_load((CONTENT_DIR / "preparation.yml").read_text(encoding="utf-8"))
+    return content("preparation.yml")
 
 
 def _user_events(tracker: Tracker) -> list[dict]:

@@ -3,17 +3,15 @@ doctor and the coach, and the summary at the end. The engine is secondlook/rehea
 only move its state in and out of the `rehearsal_state` slot and record the outcome."""
 
 import hashlib
-from functools import cache
 from typing import Any
 
-import yaml
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.store_access import with_store
 from secondlook import rehearsal
-from secondlook.paths import CONTENT_DIR
+from secondlook.content import content
 from secondlook.replies import button
 
 SCENARIO_ENTITY = "rehearsal_scenario"
@@ -22,9 +20,8 @@ DOCTOR = "🩺 Doctor: "
 COACH = "💬 Coach: "
 
 
-@cache
 def flow_text() -> dict[str, str]:
-    return yaml.safe_load((CONTENT_DIR / "rehearsal_flow.yml").read_text(encoding="utf-8"))
+    return content("rehearsal_flow.yml")
 
 
 def _entity(tracker: Tracker, name: str, allowed: tuple[str, ...]) -> str | None:

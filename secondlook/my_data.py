@@ -26,13 +26,12 @@ from datetime import date, datetime, timezone
 from functools import cache
 from typing import Any
 
-import yaml
 from cryptography.fernet import Fernet, InvalidToken
 
 from secondlook.appointments import date_text
+from secondlook.content import content
 from secondlook.deployment import link_secret
 from secondlook.journey import Journey
-from secondlook.paths import CONTENT_DIR
 from secondlook.progress_store import QUESTION_TOPIC
 from secondlook.questions import load_question_bank
 
@@ -48,7 +47,7 @@ FILE_CHANNELS = ("telegram", "slack")  # the copy comes as a file there; a link 
 
 @cache
 def texts() -> dict[str, Any]:
-    return yaml.safe_load((CONTENT_DIR / "privacy.yml").read_text(encoding="utf-8"))["what_i_keep"]
+    return content("privacy.yml")["what_i_keep"]
 
 
 # --- the short answer --------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from secondlook.deployment import DEV_ID_SALT
 from secondlook.paths import PROJECT_ROOT, VAR_DIR
+from secondlook.questions import SITUATION_KEYS
 
 DEFAULT_DATABASE_URL = f"sqlite:///{VAR_DIR / 'progress.db'}"
 # Production deployments must set their own secret (secondlook/deployment.py), so that hashes cannot be
@@ -154,7 +155,6 @@ telegram_messages = Table(
 TELEGRAM_DELETE_WINDOW = timedelta(hours=48)
 
 QUESTION_TOPIC = "question"
-SITUATION_KEYS = ("specialty", "treatment", "opinion")
 
 # journeys last: purge selects users by it.
 USER_TABLES = (completed_steps, step_history, notes, safety_events, rehearsals, preparations, reminders, journeys)

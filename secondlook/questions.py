@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-import yaml
-
+from secondlook.content import load_yaml
 from secondlook.facts import asserted, asserted_text, fact_of, said_plainly
 from secondlook.paths import CONTENT_DIR
 from secondlook.specialties import specialty_entries
@@ -107,7 +106,7 @@ def parse_question_bank(data: dict, specialties: Iterable[dict]) -> QuestionBank
 
 @cache
 def load_question_bank(path: Path = CONTENT_DIR / "questions.yml") -> QuestionBank:
-    return parse_question_bank(yaml.safe_load(path.read_text(encoding="utf-8")), specialty_entries())
+    return parse_question_bank(load_yaml(path), specialty_entries())
 
 
 def _words_pattern(words: Iterable[str]) -> re.Pattern:
