@@ -12,7 +12,7 @@ from actions.preparation_actions import DomainDict, entity_values, kit_buttons, 
 from actions.store_access import with_store
 from secondlook.appointments import checkin_time, date_text, parse_appointment_date
 from secondlook.checkins import CHECKIN_INTENT, EXTERNAL_PREFIX, reminder_times, take_due_checkin
-from secondlook.replies import button
+from secondlook.replies import button, say
 
 
 def reminder_event(name: str, due_at: datetime) -> ReminderScheduled:
@@ -38,7 +38,7 @@ class ActionOfferCheckin(Action):
         if day is None:
             dispatcher.utter_message(text=words["no_date"])
             return [SlotSet("appointment_date", None)]
-        buttons = [button("Yes, check in with me", "affirm"), button("No, thanks", "deny")]
+        buttons = [button(say("buttons.check_in_yes"), "affirm"), button(say("buttons.check_in_no"), "deny")]
         dispatcher.utter_message(text=words["offer"].format(day=date_text(day)), buttons=buttons)
         return [SlotSet("appointment_date", day.isoformat())]
 
@@ -66,8 +66,8 @@ class ActionScheduleCheckin(Action):
             return []
         checkin_day = date_text(due.astimezone().date())
         buttons = [
-            button("Cancel the check-in", "cancel_reminder"),
-            button("Prepare my questions", "prepare_questions"),
+            button(say("buttons.cancel_check_in"), "cancel_reminder"),
+            button(say("buttons.prepare_questions"), "prepare_questions"),
         ]
         dispatcher.utter_message(text=words["scheduled"].format(checkin_day=checkin_day), buttons=buttons)
         return [*(ReminderCancelled(name=old) for old in replaced), reminder_event(name, due)]
@@ -97,15 +97,15 @@ class ActionAppointmentCheckin(Action):
         sender = tracker.sender_id
         if not (tracker.latest_message.get("text") or "").startswith(EXTERNAL_PREFIX):
             # Typed, not sent by a reminder (the classifier should never pick this intent).
-            dispatcher.utter_message(text="Okay. What would you like to do next?", buttons=kit_buttons(add=False))
+            dispatcher.utter_message(text=say("journey.what_next"), buttons=kit_buttons(add=False))
             return []
         taken = with_store(None, lambda store: take_due_checkin(store, sender), None)
         if taken is None:
             return []  # cancelled, erased, or already sent by another server
         buttons = [
-            button("It agreed with the first", "opinions_agree"),
-            button("It was different", "opinions_differ"),
-            button("It was moved", "mention_appointment"),
+            button(say("buttons.opinion_agreed"), "opinions_agree"),
+            button(say("buttons.opinion_differed"), "opinions_differ"),
+            button(say("buttons.appointment_moved"), "mention_appointment"),
         ]
         day = date_text(date.fromisoformat(taken["appointment_on"]))
         dispatcher.utter_message(text=texts()["checkin"]["question"].format(day=day), buttons=buttons)

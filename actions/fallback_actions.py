@@ -6,7 +6,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from secondlook.content import content
-from secondlook.replies import button
+from secondlook.replies import button, say
 
 MAX_OPTIONS = 3
 MIN_CONFIDENCE = 0.05
@@ -33,11 +33,7 @@ class ActionClarifyIntent(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
         options = likely_intents(tracker.latest_message.get("intent_ranking") or [])
         buttons = [button(intent_labels()[name], name) for name in options]
-        buttons.append(button("Something else", "help"))
-        text = (
-            "Sorry, I'm not sure I understood. Did you mean one of these?"
-            if options
-            else "Sorry, I didn't understand that. Could you put it another way, or pick an option?"
-        )
+        buttons.append(button(say("buttons.something_else"), "help"))
+        text = say("fallback.did_you_mean") if options else say("fallback.not_understood")
         dispatcher.utter_message(text=text, buttons=buttons)
         return []

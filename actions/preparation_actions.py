@@ -28,7 +28,7 @@ from secondlook.questions import (
     missing_key,
     question_list_text,
 )
-from secondlook.replies import button, custom_payload
+from secondlook.replies import button, custom_payload, say
 from secondlook.summary import SUMMARY_PATH, link_ttl_seconds, sign_token, summary_for_key, to_text
 
 DomainDict = dict[str, Any]
@@ -74,11 +74,11 @@ def _save_situation(tracker: Tracker, situation: dict[str, str]) -> None:
 def kit_buttons(*, add: bool = True, letters: bool = True, summary: bool = True) -> list[dict]:
     buttons = []
     if add:
-        buttons.append(button("Add my own question", "add_question"))
+        buttons.append(button(say("buttons.add_question"), "add_question"))
     if letters:
-        buttons.append(button("Letters", "request_letter"))
+        buttons.append(button(say("buttons.letters"), "request_letter"))
     if summary:
-        buttons.append(button("Summary to take along", "request_summary"))
+        buttons.append(button(say("buttons.summary"), "request_summary"))
     return buttons
 
 
@@ -139,9 +139,9 @@ class ActionSaveQuestion(Action):
         count = with_store(dispatcher, keep, None)
         if count is not None:
             buttons = [
-                button("Add another", "add_question"),
-                button("Show my question list", "prepare_questions"),
-                button("Summary to take along", "request_summary"),
+                button(say("buttons.add_another"), "add_question"),
+                button(say("buttons.question_list"), "prepare_questions"),
+                button(say("buttons.summary"), "request_summary"),
             ]
             dispatcher.utter_message(text=words["saved"].format(question=question, count=count), buttons=buttons)
         return [SlotSet("own_question", None)]
@@ -200,8 +200,8 @@ class ActionSendSummary(Action):
         if tracker.get_latest_input_channel() == "webchat":
             token = sign_token(key)
             links = [
-                {"format": "pdf", "label": "Download PDF", "path": f"{SUMMARY_PATH}/{token}.pdf"},
-                {"format": "md", "label": "Download Markdown", "path": f"{SUMMARY_PATH}/{token}.md"},
+                {"format": "pdf", "label": say("buttons.download_pdf"), "path": f"{SUMMARY_PATH}/{token}.pdf"},
+                {"format": "md", "label": say("buttons.download_markdown"), "path": f"{SUMMARY_PATH}/{token}.md"},
             ]
             dispatcher.utter_message(text=texts()["summary"]["web"])
             dispatcher.utter_message(
@@ -252,5 +252,8 @@ def note_confirmed_fact(
 
     if with_store(dispatcher, note, False):
         fact = load_question_bank().describe({key: value})
-        buttons = [button("Prepare my questions", "prepare_questions"), button("Letters", "request_letter")]
+        buttons = [
+            button(say("buttons.prepare_questions"), "prepare_questions"),
+            button(say("buttons.letters"), "request_letter"),
+        ]
         dispatcher.utter_message(text=words["noted"].format(fact=fact), buttons=buttons)

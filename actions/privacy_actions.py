@@ -28,7 +28,7 @@ from secondlook.my_data import (
     texts,
     unsaved_user_messages,
 )
-from secondlook.replies import custom_payload
+from secondlook.replies import custom_payload, say
 from secondlook.retention import retention_days
 
 logger = logging.getLogger(__name__)
@@ -104,5 +104,5 @@ class ActionForgetMe(Action):
         if removed is None:
             return []
         dispatcher.utter_message(json_message=custom_payload(ERASE_CLIENT))
-        dispatcher.utter_message(text="Done. I've deleted your journey progress. If you come back, we'll start fresh.")
+        dispatcher.utter_message(text=say("privacy.forgotten"))
         return [AllSlotsReset()]
