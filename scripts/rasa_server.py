@@ -10,11 +10,8 @@ e.g. `SECONDLOOK_API_TOKEN=... python scripts/rasa_server.py --model models/x.ta
 
 import os
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from secondlook.deployment import check_secrets  # noqa: E402
+from secondlook.deployment import check_secrets
 
 # As nginx's client_max_body_size (deploy/nginx/nginx.conf); REST itself takes at most 64 KB.
 MAX_REQUEST_BYTES = 1024 * 1024

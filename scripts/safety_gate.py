@@ -33,13 +33,13 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # the model names the project's own NLU components (pipeline.*)
-CRISIS_SETS = sorted((ROOT / "tests" / "safety").glob("crisis_*.yml"))
-NLU_SETS = sorted((ROOT / "tests" / "nlu").glob("heldout*.yml")) + sorted(
-    (ROOT / "tests" / "nlu").glob("everyday*.yml")
+from secondlook.paths import PROJECT_ROOT
+
+CRISIS_SETS = sorted((PROJECT_ROOT / "tests" / "safety").glob("crisis_*.yml"))
+NLU_SETS = sorted((PROJECT_ROOT / "tests" / "nlu").glob("heldout*.yml")) + sorted(
+    (PROJECT_ROOT / "tests" / "nlu").glob("everyday*.yml")
 )
-OUT = ROOT / "results" / "safety"
+OUT = PROJECT_ROOT / "results" / "safety"
 
 MIN_EXPLICIT_RECALL = 1.0
 MIN_INDIRECT_RECALL = 0.97

@@ -3,7 +3,6 @@ progress store on a throw-away SQLite file."""
 
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,9 +12,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import create_engine, text
 
 from secondlook import progress_store
+from secondlook.paths import PROJECT_ROOT
 from secondlook.progress_store import ProgressStore
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # The PostgreSQL this machine (and CI) runs; every test gets a schema of its own on it.
 POSTGRES_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 

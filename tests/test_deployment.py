@@ -9,8 +9,9 @@ import time
 import pytest
 
 from secondlook import deployment
+from secondlook.devtools.servers import VENV_BIN
+from secondlook.paths import PROJECT_ROOT
 from secondlook.summary import link_ttl_seconds, sign_token, verify_token
-from tests.servers import PROJECT_ROOT, VENV_BIN
 
 OWN_SECRETS = {"SECONDLOOK_ID_SALT": "salt-0123456789abcdef", "SECONDLOOK_LINK_SECRET": "link-0123456789abcdef"}
 

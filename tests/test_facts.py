@@ -16,10 +16,10 @@ from actions.journey_actions import ActionAnswerYesNo
 from actions.preparation_actions import ActionConfirmSituation, ActionPrepareQuestions, ActionWriteLetter
 from pipeline.message_mood import MessageMood
 from secondlook.facts import fact_question, fact_texts
+from secondlook.paths import PROJECT_ROOT
 from secondlook.questions import infer_situation, load_question_bank
 from secondlook.summary import summary_for_key, to_markdown
 from tests.conftest import make_tracker, payloads, texts
-from tests.servers import PROJECT_ROOT
 
 BANK = load_question_bank()
 DIFFERS = BANK.labels["opinion"]["differs"]  # "the second opinion differs from the first"

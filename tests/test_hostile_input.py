@@ -32,8 +32,9 @@ from channels.guard import MAX_MESSAGE_CHARS, texts, too_long_text
 from channels.slack import signature
 from channels.telegram import SECRET_HEADER
 from channels.webchat import DEFAULT_MAX_SESSIONS_PER_SOCKET
-from scripts.run_cluster import ADDRESS_LIMITS, REST_LIMITS, SOCKETIO_LIMITS, Cluster
-from tests.servers import API_TOKEN, PROJECT_ROOT, BotProcesses, free_port, reply_text, wait_until
+from secondlook.devtools.cluster import ADDRESS_LIMITS, REST_LIMITS, SOCKETIO_LIMITS, Cluster
+from secondlook.devtools.servers import API_TOKEN, BotProcesses, free_port, reply_text, wait_until
+from secondlook.paths import PROJECT_ROOT
 from tests.standins import CHANNEL_CREDENTIALS, CHANNEL_VARIABLES, SlackStandIn, TelegramStandIn
 
 TELEGRAM_TOKEN = "123456:FUZZ-token_abc"
@@ -313,7 +314,7 @@ class QuickUpstream(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def nginx(tmp_path_factory):
-    """The cluster's nginx (scripts/run_cluster.py, the shipped configuration's limits) in front of a
+    """The cluster's nginx (secondlook/devtools/cluster.py, the shipped configuration's limits) in front of a
     quick stand-in upstream on loopback."""
     upstream = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), QuickUpstream)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()

@@ -6,12 +6,12 @@ import hashlib
 import json
 import re
 import time
-from pathlib import Path
 
 import pytest
 import yaml
 
 from secondlook import rehearsal
+from secondlook.paths import PROJECT_ROOT
 from secondlook.rehearsal import (
     MAX_TURNS,
     SCENARIOS,
@@ -29,7 +29,6 @@ from secondlook.rehearsal import (
     temperament_title,
 )
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LINES = yaml.safe_load((PROJECT_ROOT / "tests" / "rehearsal" / "lines.yml").read_text(encoding="utf-8"))
 CONTENT = yaml.safe_load((PROJECT_ROOT / "content" / "rehearsal.yml").read_text(encoding="utf-8"))
 ARTICLE = PROJECT_ROOT.parent / "shared" / "seed" / "second-opinion-article.txt"

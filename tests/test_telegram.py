@@ -23,8 +23,8 @@ from channels.telegram import (
     TelegramOutput,
     derived_secret,
 )
+from secondlook.devtools.servers import BotProcesses, reply_text
 from secondlook.progress_store import ProgressStore
-from tests.servers import BotProcesses, reply_text
 from tests.standins import CHANNEL_CREDENTIALS, CHANNEL_VARIABLES, TelegramStandIn, quiet_wait
 
 TOKEN = "123456:TEST-token_abc"

@@ -10,7 +10,6 @@ import re
 import time
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, TypeVar
 
 import jwt
@@ -20,8 +19,9 @@ from playwright.sync_api import Browser, Locator, Page, Response, expect, sync_p
 from rasa.core.channels.channel import UserMessage
 
 from channels.webchat import OriginCheck, WebChatInput
-from tests.servers import BotProcesses, free_port
-from tests.webchat_helpers import example_site, launch_chromium, start_webchat_bot
+from secondlook.devtools.servers import BotProcesses, free_port
+from secondlook.devtools.webchat import example_site, launch_chromium, start_webchat_bot
+from secondlook.paths import PROJECT_ROOT
 
 expect.set_options(timeout=20_000)
 T = TypeVar("T")
@@ -460,7 +460,7 @@ def test_an_embedding_site_can_keep_the_conversation_out_of_its_storage(bot, pag
 
 
 def test_the_embed_example_points_at_the_documented_default_server():
-    example = (Path(__file__).resolve().parent.parent / "web" / "examples" / "embed.html").read_text()
+    example = (PROJECT_ROOT / "web" / "examples" / "embed.html").read_text()
     assert 'src="http://localhost:5005/chat/secondlook-chat.js"' in example
     assert '<div id="secondlook-chat"' in example
 
