@@ -1,9 +1,9 @@
-"""The preparation kit (issue 11): the question list, the user's own questions, letters, the summary
-to take along, the check-in after the appointment (a Rasa reminder kept in the progress store), and the
-one question that confirms a situation the user did not state plainly (issue 19).
+"""The preparation kit: the question list, the user's own questions, letters, the summary to take along,
+and the one question that confirms a situation the user did not state plainly (secondlook/facts.py). The
+check-in after the appointment has its own module (checkin_actions.py).
 
-Thin actions over plain modules: questions.py (the bank and the situation), facts.py (what was said
-plainly), letters.py, summary.py (documents and signed links), appointments.py (dates).
+Thin actions over plain modules of secondlook/: questions.py (the bank and the situation), facts.py (what
+was said plainly), letters.py, summary.py (documents and signed links), appointments.py (dates).
 """
 
 from datetime import date, datetime

@@ -1,4 +1,4 @@
-"""The Rasa-server side of the preparation kit (issue 11), as an input channel without messages:
+"""The Rasa-server side of the preparation kit, as an input channel without messages:
 
 - `GET /chat/summary/<token>.pdf` and `.md`: the user's summary to take along. The token is a signed,
   expiring link the bot sends in the conversation (secondlook/summary.py); it names the user only by

@@ -66,7 +66,7 @@ completed_steps = Table(
     Column("completed_at", DateTime(timezone=True), nullable=False),
 )
 
-# Every change of a step, in order: the user's history ("done" / "undone").
+# Every change of a step, in order: the user's history (the step and its change, "done").
 step_history = Table(
     "step_history",
     metadata,
@@ -114,7 +114,7 @@ rehearsals = Table(
     Column("at", DateTime(timezone=True), nullable=False),
 )
 
-# --- the preparation kit (issue 11) ---
+# --- the preparation kit ---
 # The user's situation for the question list: the kind of specialist, whether a treatment was proposed,
 # whether the second opinion differs (short codes from content/questions.yml, never free text).
 preparations = Table(
@@ -223,19 +223,6 @@ class ProgressStore:
                 connection.execute(insert(step_history).values(user_key=key, step_id=step_id, change="done", at=now))
         return stored
 
-    def mark_undone(self, sender_id: str, step_id: str) -> bool:
-        key = self.user_key(sender_id)
-        with self.engine.begin() as connection:
-            removed = connection.execute(
-                delete(completed_steps).where(completed_steps.c.user_key == key, completed_steps.c.step_id == step_id)
-            ).rowcount
-            if removed:
-                self._touch(connection, key)
-                connection.execute(
-                    insert(step_history).values(user_key=key, step_id=step_id, change="undone", at=_now())
-                )
-        return removed > 0
-
     def current_step(self, sender_id: str) -> str | None:
         query = select(journeys.c.current_step).where(journeys.c.user_key == self.user_key(sender_id))
         with self.engine.connect() as connection:
@@ -307,7 +294,7 @@ class ProgressStore:
                 for scenario, temperament, lines, finished, at in connection.execute(query)
             ]  # fmt: skip
 
-    # --- the preparation kit (issue 11) ----------------------------------------------------------
+    # --- the preparation kit ----------------------------------------------------------
 
     def preparation(self, sender_id: str) -> dict[str, str]:
         return self.preparation_by_key(self.user_key(sender_id))
@@ -408,12 +395,6 @@ class ProgressStore:
         row = {"user_key": self.user_key(sender_id), "kind": kind, "source": source, "rule": rule, "created_at": _now()}
         with self.engine.begin() as connection:
             connection.execute(insert(safety_events).values(**row))
-
-    def safety_events_since(self, since: datetime) -> list[dict]:
-        """The review log: every safety event since `since`, oldest first."""
-        query = select(safety_events).where(safety_events.c.created_at >= since).order_by(safety_events.c.id)
-        with self.engine.connect() as connection:
-            return [dict(row) for row in connection.execute(query).mappings()]
 
     # --- the Telegram chat's message ids (for deleting them on erasure) ---------------------------
 

@@ -1,4 +1,4 @@
-"""A question is not a fact (issue 19): the NLU marks what-ifs, questions, negations and other people's
+"""A question is not a fact (secondlook/facts.py): the NLU marks what-ifs, questions, negations and other people's
 stories (pipeline/message_mood.py, on the project's real spaCy pipeline); the question list, letters and
 summary take only what the user asserted or confirmed with one question (secondlook/facts.py and the
 actions, with real Rasa SDK objects and a throw-away progress store)."""

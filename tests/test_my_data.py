@@ -1,5 +1,5 @@
 """The answer to "what do you keep about me?" against what the stores really hold, and the full copy
-behind a signed, short-lived, single-purpose link (issue 19, part 3). Real stores on SQLite files: the
+behind a signed, short-lived, single-purpose link. Real stores on SQLite files: the
 progress store the actions use and the project's tracker store, named by an endpoints file as in
 production."""
 

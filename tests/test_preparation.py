@@ -1,4 +1,4 @@
-"""The preparation kit (issue 11) without servers: the question list and how it adapts, the user's own
+"""The preparation kit without servers: the question list and how it adapts, the user's own
 questions, the letters, the appointment dates, the summary documents and their links, and the
 check-in actions with the progress store."""
 

@@ -51,13 +51,6 @@ def test_steps_done_are_kept_once_in_completion_order(any_store, sender):
     assert any_store.completed_steps(sender) == ["be_honest", "ask_doctor"]
 
 
-def test_a_step_can_be_undone(any_store, sender):
-    any_store.mark_done(sender, "ask_doctor")
-    assert any_store.mark_undone(sender, "ask_doctor") is True
-    assert any_store.mark_undone(sender, "ask_doctor") is False
-    assert any_store.completed_steps(sender) == []
-
-
 def test_current_step_is_remembered(any_store, sender):
     any_store.set_current_step(sender, "outside_network")
     any_store.set_current_step(sender, "move_on")
@@ -139,13 +132,11 @@ def assert_nothing_left(store: ProgressStore, sender: str) -> None:
 
 def test_history_keeps_every_change_in_order(any_store, sender):
     any_store.mark_done(sender, "ask_doctor")
-    any_store.mark_undone(sender, "ask_doctor")
-    any_store.mark_done(sender, "ask_doctor")
+    any_store.mark_done(sender, "be_honest")
     any_store.mark_done(sender, "ask_doctor")  # no change, no history
     assert [(row["step"], row["change"]) for row in any_store.history(sender)] == [
         ("ask_doctor", "done"),
-        ("ask_doctor", "undone"),
-        ("ask_doctor", "done"),
+        ("be_honest", "done"),
     ]
 
 
