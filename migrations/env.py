@@ -5,7 +5,8 @@ uses DATABASE_URL or the default SQLite file."""
 from alembic import context
 from sqlalchemy import create_engine
 
-from secondlook.progress_store import database_url_from_environment, metadata
+from secondlook.progress_schema import metadata
+from secondlook.progress_store import database_url_from_environment
 
 target_metadata = metadata
 

@@ -10,11 +10,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
+from secondlook.progress_schema import metadata
 from secondlook.progress_store import (
     DEFAULT_DATABASE_URL,
     ProgressStore,
     database_url_from_environment,
-    metadata,
     migrate,
 )
 from tests.conftest import POSTGRES_URL

@@ -7,7 +7,7 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from sqlalchemy import select
 
 from actions.safety_actions import ActionAnswerCheckIn, ActionHandleEmergency
-from secondlook import progress_store
+from secondlook import progress_schema
 from tests.conftest import make_tracker, payloads, texts
 
 
@@ -73,7 +73,7 @@ async def test_the_flow_is_stopped(dispatcher, domain, store):
 
 def logged_events(store) -> list[dict]:
     """The safety review log as a reviewer reads it: the table itself, oldest first."""
-    query = select(progress_store.safety_events).order_by(progress_store.safety_events.c.id)
+    query = select(progress_schema.safety_events).order_by(progress_schema.safety_events.c.id)
     with store.engine.connect() as connection:
         return [dict(row) for row in connection.execute(query).mappings()]
 
