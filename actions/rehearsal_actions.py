@@ -1,5 +1,5 @@
 """The role-play: setting it up (what to practise, which doctor), each line of the user answered by the
-doctor and the coach, and the summary at the end. The engine is secondlook/rehearsal.py; these actions
+doctor and the coach, and the summary at the end. The engine is secondlook/rehearsal/; these actions
 only move its state in and out of the `rehearsal_state` slot and record the outcome."""
 
 import hashlib

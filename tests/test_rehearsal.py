@@ -1,4 +1,4 @@
-"""The rehearsal engine (secondlook/rehearsal.py) and its reviewed texts (content/rehearsal.yml): line
+"""The rehearsal engine (secondlook/rehearsal/) and its reviewed texts (content/rehearsal.yml): line
 tagging against the labelled lines in tests/rehearsal/lines.yml, the doctor's tension and replies,
 coaching, the summary, robustness to odd input, and originality against the seed article."""
 
