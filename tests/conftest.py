@@ -10,6 +10,7 @@ import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from secondlook import progress_store
 from secondlook.paths import PROJECT_ROOT
@@ -48,6 +49,19 @@ def store(tmp_path, monkeypatch) -> ProgressStore:
     fresh = ProgressStore(f"sqlite:///{tmp_path / 'progress.db'}")
     monkeypatch.setattr(progress_store, "_store", fresh)
     return fresh
+
+
+@pytest.fixture
+def store_down(store, monkeypatch):
+    """Makes one method of the actions' store fail as an unreachable database does: store_down("forget")."""
+
+    def fail(method: str) -> None:
+        def unreachable(*args, **kwargs):
+            raise OperationalError("SELECT", {}, Exception("database is down"))
+
+        monkeypatch.setattr(store, method, unreachable)
+
+    return fail
 
 
 @pytest.fixture
