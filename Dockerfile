@@ -22,7 +22,7 @@ RUN useradd --create-home --uid 1000 secondlook
 WORKDIR /app
 COPY --from=build --chown=secondlook /app /app
 USER secondlook
-# Every container of this image is a production process (actions/deployment.py): both servers refuse to
+# Every container of this image is a production process (secondlook/deployment.py): both servers refuse to
 # start without secrets of their own, and REST is off unless SECONDLOOK_REST_TOKEN is set.
 ENV PATH=/app/.venv/bin:$PATH \
     TF_CPP_MIN_LOG_LEVEL=2 \

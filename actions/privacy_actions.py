@@ -1,6 +1,6 @@
 """The user's control over their data: see everything stored about them, and erase it.
 
-"What do you keep about me?" is answered from what the two stores hold right now (actions/my_data.py
+"What do you keep about me?" is answered from what the two stores hold right now (secondlook/my_data.py
 builds the words); the full copy is offered as a download or a file, never pasted into the chat.
 """
 
@@ -13,8 +13,10 @@ from rasa_sdk.events import AllSlotsReset
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 
-from actions.journey import load_journey
-from actions.my_data import (
+from actions.store_access import with_store
+from secondlook.journey import load_journey
+from secondlook.my_data import (
+    ERASE_CLIENT,
     EXPORT_PATH,
     FILE_CHANNELS,
     export_filename,
@@ -26,12 +28,9 @@ from actions.my_data import (
     texts,
     unsaved_user_messages,
 )
-from actions.replies import custom_payload
-from actions.retention import retention_days
-from actions.store_access import with_store
+from secondlook.replies import custom_payload, say
+from secondlook.retention import retention_days
 
-# The payload that asks the channel to erase its own copies of the conversation (channels/, web/src).
-ERASE_CLIENT = "erase_client"
 logger = logging.getLogger(__name__)
 
 
@@ -105,5 +104,5 @@ class ActionForgetMe(Action):
         if removed is None:
             return []
         dispatcher.utter_message(json_message=custom_payload(ERASE_CLIENT))
-        dispatcher.utter_message(text="Done. I've deleted your journey progress. If you come back, we'll start fresh.")
+        dispatcher.utter_message(text=say("privacy.forgotten"))
         return [AllSlotsReset()]

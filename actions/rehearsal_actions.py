@@ -1,20 +1,18 @@
 """The role-play: setting it up (what to practise, which doctor), each line of the user answered by the
-doctor and the coach, and the summary at the end. The engine is actions/rehearsal.py; these actions
+doctor and the coach, and the summary at the end. The engine is secondlook/rehearsal/; these actions
 only move its state in and out of the `rehearsal_state` slot and record the outcome."""
 
 import hashlib
-from functools import cache
 from typing import Any
 
-import yaml
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import rehearsal
-from actions.paths import CONTENT_DIR
-from actions.replies import button
 from actions.store_access import with_store
+from secondlook import rehearsal
+from secondlook.content import content
+from secondlook.replies import button
 
 SCENARIO_ENTITY = "rehearsal_scenario"
 TEMPERAMENT_ENTITY = "rehearsal_temperament"
@@ -22,9 +20,8 @@ DOCTOR = "🩺 Doctor: "
 COACH = "💬 Coach: "
 
 
-@cache
 def flow_text() -> dict[str, str]:
-    return yaml.safe_load((CONTENT_DIR / "rehearsal_flow.yml").read_text(encoding="utf-8"))
+    return content("rehearsal_flow.yml")
 
 
 def _entity(tracker: Tracker, name: str, allowed: tuple[str, ...]) -> str | None:

@@ -14,8 +14,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.locale import Locale, crisis_buttons, current_locale
 from actions.store_access import with_store
+from secondlook.locale import Locale, crisis_buttons, current_locale
 
 KIND_ENTITY = "emergency_kind"
 MEDICAL = "medical_emergency"

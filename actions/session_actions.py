@@ -7,11 +7,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.journey import load_journey
-from actions.locale import current_locale
-from actions.preparation_actions import reminder_events
-from actions.replies import progress_payload
+from actions.checkin_actions import reminder_events
 from actions.store_access import with_store
+from secondlook.journey import load_journey
+from secondlook.locale import current_locale
+from secondlook.replies import progress_payload
 
 
 class ActionSessionStart(Action):
@@ -33,7 +33,7 @@ class ActionSessionStart(Action):
             events.append(SlotSet("current_step", current))
         dispatcher.utter_message(text=current_locale().disclaimer)
         dispatcher.utter_message(json_message=progress_payload(journey, journey.in_order(completed), current))
-        # The check-ins still pending, registered again in this session (preparation_actions.reminder_events).
+        # The check-ins still pending, registered again in this session (checkin_actions.reminder_events).
         check_ins = with_store(None, lambda store: store.reminders(sender), [])
         events.extend(reminder_events(check_ins, datetime.now(timezone.utc)))
         events.append(ActionExecuted("action_listen"))

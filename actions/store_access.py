@@ -8,7 +8,7 @@ from typing import TypeVar
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 
-from actions.progress_store import get_store
+from secondlook.progress_store import get_store
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -16,20 +16,18 @@ import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import aiohttp
-import yaml
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.shared.core.events import UserUttered
 
-from actions.privacy_actions import ERASE_CLIENT
 from channels.guard import answer_turn
+from secondlook.content import content
+from secondlook.my_data import ERASE_CLIENT
 
 logger = logging.getLogger(__name__)
 
-CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
 # A value Rasa left unexpanded because it was quoted in credentials.yml: "${NAME}".
 _ENV_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
@@ -156,7 +154,7 @@ def is_erasure(json_message: Any) -> bool:
 
 @cache
 def _configured_locales() -> dict[str, str]:
-    data = yaml.safe_load((CONTENT_DIR / "locales.yml").read_text(encoding="utf-8"))
+    data = content("locales.yml")
     # Only language-region codes (en-GB, en-US): "EU" is a region of ours, but "eu" is Basque.
     return {code.lower(): code for code in data["locales"] if "-" in code}
 
@@ -174,7 +172,7 @@ def locale_metadata(language_code: Any) -> dict[str, str]:
 @cache
 def channel_notes(channel: str) -> dict[str, str]:
     """The reviewed texts of one channel from content/channel_notes.yml."""
-    notes = yaml.safe_load((CONTENT_DIR / "channel_notes.yml").read_text(encoding="utf-8"))
+    notes = content("channel_notes.yml")
     return {key: " ".join(str(value).split()) for key, value in notes[channel].items()}
 
 
@@ -230,8 +228,8 @@ class TextOnlyOutput(OutputChannel):
         """The copy of everything kept about the recipient, as a JSON file; an honest line if it fails."""
         from sqlalchemy.exc import SQLAlchemyError
 
-        from actions.my_data import export_filename, texts
         from channels.privacy import export_file
+        from secondlook.my_data import export_filename, texts
 
         try:
             content = await asyncio.get_running_loop().run_in_executor(

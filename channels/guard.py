@@ -25,10 +25,8 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-import yaml
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 from rasa.core.channels.channel import UserMessage
 from rasa.core.tracker_store import FailSafeTrackerStore
@@ -42,9 +40,11 @@ from rasa.shared.core.events import (
     UserUttered,
 )
 
+from secondlook.content import content
+from secondlook.locale import current_locale
+
 logger = logging.getLogger(__name__)
 
-CONTENT_FILE = Path(__file__).resolve().parent.parent / "content" / "reliability.yml"
 MAX_MESSAGE_CHARS = 4000  # far more than anyone types in one message; the same on every channel
 MAX_METADATA_BYTES = 4 * 1024  # a message's metadata as JSON, on REST and the web chat
 DEFAULT_ACTION_TIMEOUT = 10.0  # seconds; Rasa's own is 5 minutes of silence
@@ -55,7 +55,7 @@ FALLBACK_MARK = "secondlook_fallback"  # in the BotUttered metadata, so tests an
 @cache
 def texts() -> dict[str, str]:
     """The reviewed texts of content/reliability.yml, whitespace folded."""
-    data = yaml.safe_load(CONTENT_FILE.read_text(encoding="utf-8"))
+    data = content("reliability.yml")
     return {key: " ".join(str(value).split()) for key, value in data.items()}
 
 
@@ -234,7 +234,6 @@ def fallback_events(action_name: str, tracker: Any) -> list[Event]:
       here) and the role-play is stopped, exactly as the action would;
     - the session start: the session is started with the disclaimer, without restoring progress
       (the progress database may be what is down); the turn then goes on normally."""
-    from actions.locale import current_locale  # plain module (YAML only), shared with the action server
 
     if action_name == "action_handle_emergency":
         latest = getattr(tracker, "latest_message", None)

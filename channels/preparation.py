@@ -1,7 +1,7 @@
-"""The Rasa-server side of the preparation kit (issue 11), as an input channel without messages:
+"""The Rasa-server side of the preparation kit, as an input channel without messages:
 
 - `GET /chat/summary/<token>.pdf` and `.md`: the user's summary to take along. The token is a signed,
-  expiring link the bot sends in the conversation (actions/summary.py); it names the user only by
+  expiring link the bot sends in the conversation (secondlook/summary.py); it names the user only by
   the keyed hash the progress store uses, so one user's link can't be turned into another's.
 - at server start, the check-ins stored in the progress database are scheduled again as Rasa
   reminders: Rasa keeps reminders in memory only, so a restart would lose them. A check-in that fell
@@ -27,11 +27,11 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from actions.deployment import check_secrets
-from actions.locale import current_locale
-from actions.preparation_actions import CHECKIN_INTENT
-from actions.progress_store import get_store
-from actions.summary import SUMMARY_PATH, summary_for_key, to_markdown, to_pdf, verify_token
+from secondlook.checkins import CHECKIN_INTENT
+from secondlook.deployment import check_secrets
+from secondlook.locale import current_locale
+from secondlook.progress_store import get_store
+from secondlook.summary import SUMMARY_PATH, summary_for_key, to_markdown, to_pdf, verify_token
 
 logger = logging.getLogger(__name__)
 

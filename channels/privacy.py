@@ -2,7 +2,7 @@
 
 - `GET /chat/my-data/<token>.json`: the full copy of what is kept about one user, as a download.
   The token is the signed, short-lived, single-purpose link the bot sends on the web chat and REST
-  (actions/my_data.py); it opens the copy of the one sender it was made for, until it expires.
+  (secondlook/my_data.py); it opens the copy of the one sender it was made for, until it expires.
 - `export_file`: the same copy for the Telegram and Slack channels, which send it as a file.
 - the retention purge, once a day: conversations and progress idle for longer than
   SECONDLOOK_RETENTION_DAYS are deleted (the same purge as `make purge`), so the period the bot
@@ -30,10 +30,10 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from actions.my_data import EXPORT_PATH, export_bytes, export_document, export_filename, verify_export_token
-from actions.progress_store import get_store
-from actions.retention import retention_days
 from channels.common import tracker_store_of
+from secondlook.my_data import EXPORT_PATH, export_bytes, export_document, export_filename, verify_export_token
+from secondlook.progress_store import get_store
+from secondlook.retention import retention_days
 from stores.tracker_store import ErasableSQLTrackerStore
 
 logger = logging.getLogger(__name__)

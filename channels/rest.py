@@ -8,7 +8,7 @@ the client may set `input_channel`, nothing limits the size, and a failed turn a
 reply. Here:
 
 - with a token configured (`SECONDLOOK_REST_TOKEN`, or `token` in credentials.yml) every request must
-  carry `Authorization: Bearer <token>`, else 401; in production (actions/deployment.py) REST is off
+  carry `Authorization: Bearer <token>`, else 401; in production (secondlook/deployment.py) REST is off
   (403) unless a token is configured: REST trusts the sender id it is given, so on the open internet
   anyone could read a conversation whose id they know;
 - the body must be a JSON object (any content type: `curl -d` sends a form type) of at most 64 KB,
@@ -40,7 +40,6 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from actions.deployment import is_production
 from channels.common import log_id, setting
 from channels.guard import (
     MAX_METADATA_BYTES,
@@ -53,6 +52,7 @@ from channels.guard import (
     texts,
 )
 from channels.webchat import SESSION_ID as WEBCHAT_SESSION_ID
+from secondlook.deployment import is_production
 
 logger = logging.getLogger(__name__)
 

@@ -43,7 +43,6 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from actions.locale import current_locale
 from channels.common import (
     LazyHttpClient,
     SeenIds,
@@ -65,6 +64,7 @@ from channels.guard import (
     install_action_fallback,
     keep_conversations_in_their_store,
 )
+from secondlook.locale import current_locale
 
 logger = logging.getLogger(__name__)
 

@@ -41,7 +41,6 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from actions.progress_store import get_store
 from channels.common import (
     LazyHttpClient,
     SeenIds,
@@ -58,6 +57,7 @@ from channels.common import (
     tracker_store_of,
 )
 from channels.guard import RateLimiter, clean_text, install_action_fallback, keep_conversations_in_their_store
+from secondlook.progress_store import get_store
 
 logger = logging.getLogger(__name__)
 

@@ -70,10 +70,10 @@ from channels.guard import (
     keep_conversations_in_their_store,
     texts,
 )
+from secondlook.paths import PROJECT_ROOT
 
 logger = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STATIC_DIR = PROJECT_ROOT / "web" / "dist"
 SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
 SESSION_KEY_FILE = PROJECT_ROOT / "var" / "session_key"

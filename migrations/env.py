@@ -1,11 +1,12 @@
 """Alembic environment for the progress database. The store applies migrations itself at start
-(actions/progress_store.py passes its connection in); `alembic upgrade head` from the command line
+(secondlook/progress_store.py passes its connection in); `alembic upgrade head` from the command line
 uses DATABASE_URL or the default SQLite file."""
 
 from alembic import context
 from sqlalchemy import create_engine
 
-from actions.progress_store import database_url_from_environment, metadata
+from secondlook.progress_schema import metadata
+from secondlook.progress_store import database_url_from_environment
 
 target_metadata = metadata
 

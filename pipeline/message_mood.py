@@ -21,7 +21,7 @@ here, once, for every consumer, from the dependency parse and a few closed word 
 
 Each marked clause becomes one entity spanning the clause with its subordinate clauses; the value is
 the mood. So a consumer can tell which words were asserted: a fact counts only where no `mood` entity
-covers it (actions/facts.py). The entity does not feature in dialogue prediction (domain.yml); the
+covers it (secondlook/facts.py). The entity does not feature in dialogue prediction (domain.yml); the
 action that notes a fact reads it and asks the user when a fact was not said plainly
 (action_confirm_situation). Deterministic and not trained: the intent data cannot teach it, and a
 marked clause costs one confirming question at most, while an unmarked guess would end up in a letter.
@@ -42,7 +42,7 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from spacy.tokens import Doc, Span, Token
 
-from actions.facts import MOOD_ENTITY
+from secondlook.facts import MOOD_ENTITY
 
 HYPOTHETICAL, QUESTION, NEGATED, OTHER_PERSON = "hypothetical", "question", "negated", "other_person"
 

@@ -87,16 +87,10 @@ class NoveltyIndex:
             relevance.fit(features[everyday | assistant], assistant[everyday | assistant])
         return cls(vectorizer, by_intent, relevance)
 
-    def similarity(self, text: str, intent: str) -> float:
-        """Cosine similarity of `text` to the nearest training example of `intent` (0 when it has none)."""
-        return self._similarity(self.vectorizer.transform([text]), intent)
-
-    def relevance_of(self, text: str) -> float | None:
-        """Probability that `text` is one of the assistant's own requests rather than everyday text."""
-        return self._relevance(self.vectorizer.transform([text]))
-
     def assess(self, text: str, intent: str) -> tuple[float, float | None]:
-        """Similarity to `intent` and relevance, from one pass of the vectoriser (0.6 ms)."""
+        """From one pass of the vectoriser (0.6 ms): the cosine similarity of `text` to the nearest training
+        example of `intent` (0 when it has none), and the probability that `text` is one of the assistant's
+        own requests rather than everyday text (None without a relevance model)."""
         features = self.vectorizer.transform([text])
         return self._similarity(features, intent), self._relevance(features)
 

@@ -22,7 +22,7 @@ from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from actions.safety_screen import Risk, SafetyScreen, Screening, load_screen
+from secondlook.safety_screen import Risk, SafetyScreen, Screening, load_screen
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from secondlook.paths import PROJECT_ROOT
+
 ENCODER_DIR = PROJECT_ROOT / "build" / "minilm"
 # The upstream bytes of sentence-transformers/all-MiniLM-L6-v2 (revision 1110a243), checked at build time.
 FILE_SHA256 = {

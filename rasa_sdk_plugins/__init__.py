@@ -6,7 +6,7 @@ The action server runs any action for any sender id it is told, with the whole c
 call, so only the Rasa server may call it: every request but `GET /health` must carry
 `Authorization: Bearer <SECONDLOOK_ACTION_TOKEN>` (endpoints.yml and deploy/endpoints.production.yml
 make Rasa send it), else 401. Without a token the server does not start (`make run` generates one);
-in production it also needs the secrets of actions/deployment.py.
+in production it also needs the secrets of secondlook/deployment.py.
 """
 
 import hmac
@@ -19,7 +19,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from actions.deployment import check_secrets
+from secondlook.deployment import check_secrets
 
 logger = logging.getLogger(__name__)
 

@@ -26,28 +26,15 @@ import aiohttp
 import rasa
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from scripts.run_cluster import Cluster, production_environment  # noqa: E402
-from scripts.throwaway_database import create_database, drop_database  # noqa: E402
-from tests.servers import PROJECT_ROOT, VENV_BIN  # noqa: E402
+from secondlook.devtools.cluster import SECONDLOOK_CONVERSATION, Cluster, production_environment
+from secondlook.devtools.databases import create_database, drop_database
+from secondlook.devtools.servers import VENV_BIN
+from secondlook.paths import PROJECT_ROOT
 
 RESULTS = PROJECT_ROOT / "results"
 VANILLA_CACHE = PROJECT_ROOT / "build" / "vanilla"
 
-# What people say, in order, in one conversation with each bot.
-SECONDLOOK_CONVERSATION = [
-    "hi",
-    "I'm not sure my diagnosis is right",
-    "how do I bring it up without offending my doctor?",
-    "ok, I asked my doctor about it today",
-    "what's next",
-    "how do I find a specialist outside my network?",
-    "can they get my scans?",
-    "where am I?",
-    "my doctor got defensive when I mentioned it",
-    "thanks, bye",
-]
+# What people say, in order, in one conversation with each bot (SecondLook's: devtools/cluster.py).
 VANILLA_CONVERSATION = [
     "hi",
     "I am feeling very sad",

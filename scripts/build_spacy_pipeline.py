@@ -15,10 +15,11 @@ from pathlib import Path
 import spacy
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from secondlook.paths import PROJECT_ROOT
+
 ENTITY_FILES = {
-    "specialty": (ROOT / "content" / "entities" / "specialties.yml", "specialties"),
-    "condition": (ROOT / "content" / "entities" / "conditions.yml", "conditions"),
+    "specialty": (PROJECT_ROOT / "content" / "entities" / "specialties.yml", "specialties"),
+    "condition": (PROJECT_ROOT / "content" / "entities" / "conditions.yml", "conditions"),
 }
 
 

@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from secondlook.paths import PROJECT_ROOT
 
 
 def main() -> None:
@@ -28,7 +28,7 @@ def main() -> None:
                 "--report",
                 str(report_path),
                 "-r",
-                str(ROOT / "requirements.in"),
+                str(PROJECT_ROOT / "requirements.in"),
             ],
             check=True,
         )
@@ -41,7 +41,7 @@ def main() -> None:
         name, version = item["metadata"]["name"], item["metadata"]["version"]
         sha256 = item["download_info"]["archive_info"]["hashes"]["sha256"]
         lines.append(f"{name}=={version} \\\n    --hash=sha256:{sha256}")
-    (ROOT / "requirements.lock").write_text("\n".join(lines) + "\n")
+    (PROJECT_ROOT / "requirements.lock").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -23,21 +23,21 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # the model names the project's own NLU components (pipeline.*)
-HELD_OUT = sorted((ROOT / "tests" / "nlu").glob("heldout*.yml"))
-EVERYDAY = sorted((ROOT / "tests" / "nlu").glob("everyday*.yml"))
-OUT = ROOT / "results" / "nlu"
+from secondlook.paths import PROJECT_ROOT
+
+HELD_OUT = sorted((PROJECT_ROOT / "tests" / "nlu").glob("heldout*.yml"))
+EVERYDAY = sorted((PROJECT_ROOT / "tests" / "nlu").glob("everyday*.yml"))
+OUT = PROJECT_ROOT / "results" / "nlu"
 
 # The build fails below these floors. They sit under what the model reaches today (see the README),
 # so a regression fails the build; raise them as the data improves.
-MIN_MACRO_F1 = 0.92  # issue 3: the gate no lower than 0.90
+MIN_MACRO_F1 = 0.92  # never lower than 0.90
 MIN_ACCURACY = 0.90
 MIN_INTENT_F1 = 0.60
 # Missing an emergency is the costliest mistake; it gets its own, higher bar.
 MIN_RECALL = {"emergency": 0.95}
 MAX_EVERYDAY_MISROUTED = 0.05
-# Where issue 3 wants the model to be; printed, not (yet) enforced.
+# Where the model should get to; printed, not (yet) enforced.
 TARGETS = {"macro F1": 0.92, "accuracy": 0.93, "everyday misrouted (at most)": 0.03}
 # Where everyday text may land without harm: declined politely or asked to rephrase.
 HARMLESS = {"out_of_scope", "nlu_fallback"}
@@ -231,7 +231,7 @@ def main() -> int:
         print(f"  {text!r} -> {value!r}")
     for text, intent in misrouted:
         print(f"  {intent}: {text}")
-    print(f"results: {OUT.relative_to(ROOT)}/ (report.json, table.md, confusion_matrix.png)")
+    print(f"results: {OUT.relative_to(PROJECT_ROOT)}/ (report.json, table.md, confusion_matrix.png)")
     reached = {
         "macro F1": report["macro_f1"] >= TARGETS["macro F1"],
         "accuracy": report["accuracy"] >= TARGETS["accuracy"],

@@ -11,19 +11,15 @@ import asyncio
 import functools
 import os
 import statistics
-import sys
 import tempfile
 import time
 import uuid
 from collections import defaultdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from scripts.bench import SECONDLOOK_CONVERSATION  # noqa: E402
-from scripts.run_cluster import PRODUCTION_ENDPOINTS, production_environment  # noqa: E402
-from scripts.throwaway_database import create_database, drop_database  # noqa: E402
-from tests.servers import BotProcesses, trained_model  # noqa: E402
+from secondlook.devtools.cluster import PRODUCTION_ENDPOINTS, SECONDLOOK_CONVERSATION, production_environment
+from secondlook.devtools.databases import create_database, drop_database
+from secondlook.devtools.servers import BotProcesses, trained_model
 
 CONVERSATIONS = 10
 spent: dict[str, list[float]] = defaultdict(list)

@@ -3,29 +3,26 @@
 Safe to run from cron while the bot runs (each purge is a single transaction on rows no one is using).
 Usage: make purge [RETENTION_DAYS=180] [ENDPOINTS=endpoints.yml]; the period defaults to
 SECONDLOOK_RETENTION_DAYS (180 days when unset), the setting the bot also states when asked what it
-keeps (actions/retention.py); the progress database comes from DATABASE_URL, the tracker store from the
+keeps (secondlook/retention.py); the progress database comes from DATABASE_URL, the tracker store from the
 endpoints file, as for the bot itself.
 """
 
 import argparse
 import os
-import sys
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from actions.progress_store import ProgressStore  # noqa: E402
-from actions.retention import retention_days  # noqa: E402
-from stores.tracker_store import tracker_store_from  # noqa: E402
+from secondlook.paths import PROJECT_ROOT
+from secondlook.progress_store import ProgressStore
+from secondlook.retention import retention_days
+from stores.tracker_store import tracker_store_from
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=int, default=None, help="default: SECONDLOOK_RETENTION_DAYS, else 180")
-    parser.add_argument("--endpoints", type=Path, default=ROOT / "endpoints.yml")
+    parser.add_argument("--endpoints", type=Path, default=PROJECT_ROOT / "endpoints.yml")
     args = parser.parse_args()
     if args.days is None:
         try:
@@ -35,7 +32,7 @@ def main() -> None:
     if args.days < 1:
         raise SystemExit("--days must be at least 1")
 
-    os.chdir(ROOT)  # the endpoints file names its SQLite database relative to the project
+    os.chdir(PROJECT_ROOT)  # the endpoints file names its SQLite database relative to the project
     cutoff = datetime.now(timezone.utc) - timedelta(days=args.days)
     store = ProgressStore.from_environment()
     users = store.purge_idle(cutoff)

@@ -1,7 +1,7 @@
 """`rasa run` with the HTTP API always on and behind the token from SECONDLOOK_API_TOKEN.
 
 The token is added to Rasa's arguments inside this process, so it never appears on a command line,
-where `ps` would show it to every user of the machine. A production process (actions/deployment.py)
+where `ps` would show it to every user of the machine. A production process (secondlook/deployment.py)
 without secrets of its own stops here, before the model is loaded. Request bodies are limited to 1 MB
 (Sanic's `SANIC_REQUEST_MAX_SIZE`, which overrides it): Sanic's own limit is 100 MB, read into memory
 before any channel can refuse a body or check who sent it. Usage: the arguments of `rasa run`,
@@ -10,11 +10,8 @@ e.g. `SECONDLOOK_API_TOKEN=... python scripts/rasa_server.py --model models/x.ta
 
 import os
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from actions.deployment import check_secrets  # noqa: E402
+from secondlook.deployment import check_secrets
 
 # As nginx's client_max_body_size (deploy/nginx/nginx.conf); REST itself takes at most 64 KB.
 MAX_REQUEST_BYTES = 1024 * 1024

@@ -4,16 +4,16 @@ micro-F1 falls below the threshold. Prints per-tag precision and recall for the 
 on both together."""
 
 import sys
-from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from secondlook.paths import PROJECT_ROOT
+from secondlook.rehearsal import TAGS, assess_line
 
-from actions.rehearsal import TAGS, assess_line  # noqa: E402
-
-SETS = {"tuning": ROOT / "tests" / "rehearsal" / "lines.yml", "held-out": ROOT / "tests" / "rehearsal" / "heldout.yml"}
+SETS = {
+    "tuning": PROJECT_ROOT / "tests" / "rehearsal" / "lines.yml",
+    "held-out": PROJECT_ROOT / "tests" / "rehearsal" / "heldout.yml",
+}
 MIN_MICRO_F1 = 0.85
 
 

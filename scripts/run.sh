@@ -30,7 +30,7 @@ secret SECONDLOOK_API_TOKEN api_token
 secret SECONDLOOK_ACTION_TOKEN action_token
 secret SECONDLOOK_LINK_SECRET link_secret
 # The id salt is not made here (a new salt would orphan the progress stored under the old one): without
-# SECONDLOOK_ID_SALT both servers warn that they use the public development salt (actions/deployment.py).
+# SECONDLOOK_ID_SALT both servers warn that they use the public development salt (secondlook/deployment.py).
 
 # Both servers read the same endpoints file: the action server counts what the tracker store keeps
 # of a user when asked "what do you keep about me?" (actions/privacy_actions.py).

@@ -8,18 +8,15 @@ Writes docs/screenshots/summary-chat.png, summary-pdf.png and summary-markdown.p
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from pathlib import Path
 
 import markdown
 from playwright.sync_api import Page, expect, sync_playwright
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_ROOT))
-
-from tests.servers import BotProcesses  # noqa: E402 - after the path is set
-from tests.webchat_helpers import launch_chromium  # noqa: E402
+from secondlook.devtools.servers import BotProcesses
+from secondlook.devtools.webchat import launch_chromium
+from secondlook.paths import PROJECT_ROOT
 
 OUT = PROJECT_ROOT / "docs" / "screenshots"
 MARKDOWN_PAGE = """<!doctype html><html><head><meta charset="utf-8"><style>

@@ -7,16 +7,13 @@ Writes docs/screenshots/chat-desktop.png and docs/screenshots/chat-phone.png.
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from pathlib import Path
 
 from playwright.sync_api import Page, expect, sync_playwright
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_ROOT))
-
-from tests.webchat_helpers import launch_chromium, start_webchat_bot  # noqa: E402 - after the path is set
+from secondlook.devtools.webchat import launch_chromium, start_webchat_bot
+from secondlook.paths import PROJECT_ROOT
 
 OUT = PROJECT_ROOT / "docs" / "screenshots"
 SIZES = {"chat-desktop.png": {"width": 1280, "height": 800}, "chat-phone.png": {"width": 390, "height": 780}}

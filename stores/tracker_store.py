@@ -32,6 +32,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.exc import SQLAlchemyError, StatementError
 
 from channels.common import log_id
+from secondlook.paths import PROJECT_ROOT
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,6 @@ def errors_without_data(operation: str, sender_id: str | None = None) -> Iterato
         raise ConversationStoreError(describe(error, operation, sender_id)) from None
 
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # The endpoints file the Rasa server runs with (scripts/run.sh passes ENDPOINTS to both servers).
 ENDPOINTS_VARIABLE = "ENDPOINTS"
 

@@ -3,7 +3,6 @@ progress store on a throw-away SQLite file."""
 
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,11 +10,12 @@ import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
-from actions import progress_store
-from actions.progress_store import ProgressStore
+from secondlook import progress_store
+from secondlook.paths import PROJECT_ROOT
+from secondlook.progress_store import ProgressStore
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # The PostgreSQL this machine (and CI) runs; every test gets a schema of its own on it.
 POSTGRES_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 
@@ -49,6 +49,19 @@ def store(tmp_path, monkeypatch) -> ProgressStore:
     fresh = ProgressStore(f"sqlite:///{tmp_path / 'progress.db'}")
     monkeypatch.setattr(progress_store, "_store", fresh)
     return fresh
+
+
+@pytest.fixture
+def store_down(store, monkeypatch):
+    """Makes one method of the actions' store fail as an unreachable database does: store_down("forget")."""
+
+    def fail(method: str) -> None:
+        def unreachable(*args, **kwargs):
+            raise OperationalError("SELECT", {}, Exception("database is down"))
+
+        monkeypatch.setattr(store, method, unreachable)
+
+    return fail
 
 
 @pytest.fixture

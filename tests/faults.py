@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 
-from tests.servers import free_port
+from secondlook.devtools.servers import free_port
 
 
 class TcpProxy:

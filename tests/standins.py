@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
-from tests.servers import free_port
+from secondlook.devtools.servers import free_port
 
 
 @dataclass

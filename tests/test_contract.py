@@ -6,9 +6,8 @@ from pathlib import Path
 
 import yaml
 
-from actions.journey import STEP_IDS
-
-ROOT = Path(__file__).resolve().parent.parent
+from secondlook.journey import STEP_IDS
+from secondlook.paths import PROJECT_ROOT
 
 CONTRACT_INTENTS = [
     "greet",
@@ -51,7 +50,7 @@ def load(path: Path) -> dict:
 
 
 def test_domain_has_every_contract_intent_and_slot():
-    domain = load(ROOT / "domain.yml")
+    domain = load(PROJECT_ROOT / "domain.yml")
     assert set(CONTRACT_INTENTS) <= set(domain["intents"])
     for name, kind in CONTRACT_SLOTS.items():
         assert domain["slots"][name]["type"] == kind
@@ -60,9 +59,9 @@ def test_domain_has_every_contract_intent_and_slot():
 
 def test_every_intent_has_training_examples_and_an_answer():
     trained, answered = set(), set()
-    for path in (ROOT / "data" / "nlu").glob("*.yml"):
+    for path in (PROJECT_ROOT / "data" / "nlu").glob("*.yml"):
         trained |= {block["intent"] for block in load(path)["nlu"] if "intent" in block}
-    for path in [*(ROOT / "data" / "rules").glob("*.yml"), *(ROOT / "data" / "stories").glob("*.yml")]:
+    for path in [*(PROJECT_ROOT / "data" / "rules").glob("*.yml"), *(PROJECT_ROOT / "data" / "stories").glob("*.yml")]:
         data = load(path)
         for flow in data.get("rules", []) + data.get("stories", []):
             answered |= {step["intent"] for step in flow["steps"] if "intent" in step}
@@ -71,16 +70,16 @@ def test_every_intent_has_training_examples_and_an_answer():
 
 
 def test_makefile_targets_and_ci_entry_point():
-    makefile = (ROOT / "Makefile").read_text()
+    makefile = (PROJECT_ROOT / "Makefile").read_text()
     for target in ["run", "test", "train", "install", "bench"]:
         assert re.search(rf"^{target}\s*:", makefile, re.M), target
-    assert "make test" in (ROOT / ".ci" / "run").read_text()
+    assert "make test" in (PROJECT_ROOT / ".ci" / "run").read_text()
 
 
 def test_default_ports_and_urls():
-    assert load(ROOT / "endpoints.yml")["action_endpoint"]["url"] == "http://localhost:5055/webhook"
-    run_script = (ROOT / "scripts" / "run.sh").read_text()
+    assert load(PROJECT_ROOT / "endpoints.yml")["action_endpoint"]["url"] == "http://localhost:5055/webhook"
+    run_script = (PROJECT_ROOT / "scripts" / "run.sh").read_text()
     assert 'RASA_PORT="${RASA_PORT:-5005}"' in run_script
     # The API token is passed by scripts/rasa_server.py from the environment (never on a command line).
     assert "scripts/rasa_server.py" in run_script
-    assert "--auth-token" in (ROOT / "scripts" / "rasa_server.py").read_text()
+    assert "--auth-token" in (PROJECT_ROOT / "scripts" / "rasa_server.py").read_text()

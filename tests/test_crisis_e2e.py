@@ -6,7 +6,7 @@ import uuid
 import pytest
 import requests
 
-from tests.servers import API_TOKEN, BotProcesses, reply_text
+from secondlook.devtools.servers import API_TOKEN, BotProcesses, reply_text
 
 INDIRECT = [
     "if the scan shows it's back, I honestly don't plan on sticking around for whatever comes next",

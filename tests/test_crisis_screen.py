@@ -4,8 +4,6 @@ near misses are left alone, and the deterministic screen's verdicts are never se
 The component is trained here as `rasa train` trains it, on the project's exemplars (content/) and
 NLU training data (data/nlu); the sentence encoder is the real one from build/minilm."""
 
-from pathlib import Path
-
 import pytest
 import yaml
 from rasa.engine.graph import ExecutionContext
@@ -16,8 +14,7 @@ from rasa.shared.nlu.training_data.message import Message
 
 from pipeline.crisis_screen import EXEMPLARS, CrisisScreenClassifier, load_exemplars, pieces
 from pipeline.sentence_encoder import BUCKETS, bucket_for, load_encoder
-
-ROOT = Path(__file__).resolve().parent.parent
+from secondlook.paths import PROJECT_ROOT
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +23,7 @@ def trained(tmp_path_factory):
     resource = Resource("crisis_screen")
     context = ExecutionContext(graph_schema=None, model_id="test")  # type: ignore[arg-type]
     component = CrisisScreenClassifier.create(CrisisScreenClassifier.get_default_config(), storage, resource, context)
-    component.train(load_data(str(ROOT / "data" / "nlu")))
+    component.train(load_data(str(PROJECT_ROOT / "data" / "nlu")))
     return storage, resource, context
 
 
@@ -150,7 +147,7 @@ def test_the_exemplars_cover_every_category_and_never_copy_an_evaluation_text():
     assert len(exemplars.crisis) + len(exemplars.near_misses) >= 300
     evaluation = {
         str(item["text"]).strip().lower()
-        for path in (ROOT / "tests" / "safety").glob("crisis_*.yml")
+        for path in (PROJECT_ROOT / "tests" / "safety").glob("crisis_*.yml")
         for item in yaml.safe_load(path.read_text(encoding="utf-8"))["items"]
     }
     written = {text.strip().lower() for text, _, _ in exemplars.crisis} | {

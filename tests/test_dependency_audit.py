@@ -13,7 +13,7 @@ import subprocess
 import pytest
 import requests
 
-from tests.servers import PROJECT_ROOT
+from secondlook.paths import PROJECT_ROOT
 
 PIP_AUDIT = PROJECT_ROOT / "build" / "tools-venv" / "bin" / "pip-audit"
 IGNORE_FILE = PROJECT_ROOT / "tests" / "audit_ignore.txt"

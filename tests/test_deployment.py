@@ -1,4 +1,4 @@
-"""Production is told apart from a developer's machine (actions/deployment.py): a production process
+"""Production is told apart from a developer's machine (secondlook/deployment.py): a production process
 refuses to start on the public development secrets, or with one secret doing two jobs; `make run` only
 warns. The summary-link key is a secret of its own, and a link's lifetime is capped when it is checked."""
 
@@ -8,9 +8,10 @@ import time
 
 import pytest
 
-from actions import deployment
-from actions.summary import link_ttl_seconds, sign_token, verify_token
-from tests.servers import PROJECT_ROOT, VENV_BIN
+from secondlook import deployment
+from secondlook.devtools.servers import VENV_BIN
+from secondlook.paths import PROJECT_ROOT
+from secondlook.summary import link_ttl_seconds, sign_token, verify_token
 
 OWN_SECRETS = {"SECONDLOOK_ID_SALT": "salt-0123456789abcdef", "SECONDLOOK_LINK_SECRET": "link-0123456789abcdef"}
 

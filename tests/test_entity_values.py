@@ -7,7 +7,7 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from pipeline.entity_values import CanonicalEntityValues
-from tests.servers import PROJECT_ROOT
+from secondlook.paths import PROJECT_ROOT
 
 component = CanonicalEntityValues()
 

@@ -1,6 +1,6 @@
-"""A question is not a fact (issue 19): the NLU marks what-ifs, questions, negations and other people's
+"""A question is not a fact (secondlook/facts.py): the NLU marks what-ifs, questions, negations and other people's
 stories (pipeline/message_mood.py, on the project's real spaCy pipeline); the question list, letters and
-summary take only what the user asserted or confirmed with one question (actions/facts.py and the
+summary take only what the user asserted or confirmed with one question (secondlook/facts.py and the
 actions, with real Rasa SDK objects and a throw-away progress store)."""
 
 import time
@@ -12,14 +12,14 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa_sdk.events import SlotSet
 
-from actions.facts import fact_question, fact_texts
 from actions.journey_actions import ActionAnswerYesNo
 from actions.preparation_actions import ActionConfirmSituation, ActionPrepareQuestions, ActionWriteLetter
-from actions.questions import infer_situation, load_question_bank
-from actions.summary import summary_for_key, to_markdown
 from pipeline.message_mood import MessageMood
+from secondlook.facts import fact_question, fact_texts
+from secondlook.paths import PROJECT_ROOT
+from secondlook.questions import infer_situation, load_question_bank
+from secondlook.summary import summary_for_key, to_markdown
 from tests.conftest import make_tracker, payloads, texts
-from tests.servers import PROJECT_ROOT
 
 BANK = load_question_bank()
 DIFFERS = BANK.labels["opinion"]["differs"]  # "the second opinion differs from the first"

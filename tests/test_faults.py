@@ -18,10 +18,10 @@ import requests
 from sqlalchemy import create_engine, text
 
 from channels.guard import texts
-from scripts.throwaway_database import throwaway_database
+from secondlook.devtools.databases import throwaway_database
+from secondlook.devtools.servers import ACTION_ENDPOINT_HEADERS, API_TOKEN, BotProcesses, reply_text
 from tests.conftest import POSTGRES_URL
 from tests.faults import TcpProxy
-from tests.servers import ACTION_ENDPOINT_HEADERS, API_TOKEN, BotProcesses, reply_text
 
 ACTION_FAILED = texts()["action_failed"]
 TURN_FAILED = texts()["turn_failed"]

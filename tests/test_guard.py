@@ -29,8 +29,8 @@ from channels.guard import (
 )
 from channels.telegram import SECRET_HEADER, TelegramInput
 from channels.webchat import SessionIds
-from tests.conftest import PROJECT_ROOT
-from tests.servers import free_port
+from secondlook.devtools.servers import free_port
+from secondlook.paths import PROJECT_ROOT
 
 
 @pytest.mark.parametrize(

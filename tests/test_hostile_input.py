@@ -8,8 +8,6 @@ it was."""
 
 import asyncio
 import collections
-import http.client
-import http.server
 import json
 import signal
 import socket
@@ -32,8 +30,8 @@ from channels.guard import MAX_MESSAGE_CHARS, texts, too_long_text
 from channels.slack import signature
 from channels.telegram import SECRET_HEADER
 from channels.webchat import DEFAULT_MAX_SESSIONS_PER_SOCKET
-from scripts.run_cluster import ADDRESS_LIMITS, REST_LIMITS, SOCKETIO_LIMITS, Cluster
-from tests.servers import API_TOKEN, PROJECT_ROOT, BotProcesses, free_port, reply_text, wait_until
+from secondlook.devtools.servers import API_TOKEN, BotProcesses, reply_text
+from tests.fuzz_inputs import rest_bodies, slack_bodies, telegram_bodies
 from tests.standins import CHANNEL_CREDENTIALS, CHANNEL_VARIABLES, SlackStandIn, TelegramStandIn
 
 TELEGRAM_TOKEN = "123456:FUZZ-token_abc"
@@ -41,7 +39,6 @@ TELEGRAM_SECRET = "fuzz-secret_0123456789"
 SLACK_TOKEN = "xoxb-fuzz-token"
 SLACK_SECRET = "fuzz-signing-secret-0123456789abcdef"
 WEBCHAT_CREDENTIALS = "channels.webchat.WebChatInput:\n  session_persistence: true\n"
-FUZZ_SENDERS = ("fuzz-a", "fuzz-b", "fuzz-c")  # few, so the rate limit keeps the fuzz run short
 ADDRESS_BURST, ADDRESS_PER_SECOND = 10, 2  # per client address; loopback itself is never limited
 
 
@@ -287,88 +284,6 @@ def test_a_flood_rotating_senders_from_one_address_is_refused_and_another_addres
         assert user_texts(bot, f"{flood_prefix}{late}") == []
 
 
-# --- nginx in front ----------------------------------------------------------------------------
-
-
-class QuickUpstream(http.server.BaseHTTPRequestHandler):
-    """Stands in for a Rasa replica behind nginx: answers at once, or after a second for "slow"."""
-
-    protocol_version = "HTTP/1.1"
-
-    def _answer(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if b"slow" in body:
-            time.sleep(1.0)
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"[]")
-
-    do_GET = do_POST = _answer  # noqa: N815 (the names http.server calls)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def nginx(tmp_path_factory):
-    """The cluster's nginx (scripts/run_cluster.py, the shipped configuration's limits) in front of a
-    quick stand-in upstream on loopback."""
-    upstream = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), QuickUpstream)
-    threading.Thread(target=upstream.serve_forever, daemon=True).start()
-    cluster = Cluster(tmp_path_factory.mktemp("nginx"), {}, replicas=1, action_servers=0)
-    cluster.replica_ports = [upstream.server_address[1]]
-    cluster.start_nginx()
-    try:
-        wait_until(lambda: requests.get(f"{cluster.url}/socket.io/", timeout=2).ok, 30, "nginx", cluster.processes[0])
-        yield cluster
-    finally:
-        cluster.stop()
-        upstream.shutdown()
-        upstream.server_close()
-
-
-def statuses_from(nginx: Cluster, source: str, requests_: int, path: str, body: bytes = b"{}") -> collections.Counter:
-    """Posts `requests_` times from the loopback address `source` (127.0.0.0/8 is all this host's)."""
-    connection = http.client.HTTPConnection("127.0.0.1", nginx.port, timeout=30, source_address=(source, 0))
-    statuses: collections.Counter = collections.Counter()
-    try:
-        for _ in range(requests_):
-            connection.request("POST", path, body=body, headers={"Content-Type": "application/json"})
-            answer = connection.getresponse()
-            answer.read()
-            statuses[answer.status] += 1
-    finally:
-        connection.close()
-    return statuses
-
-
-def test_the_shipped_nginx_limits_per_address_are_the_clusters():
-    shipped = (PROJECT_ROOT / "deploy" / "nginx" / "nginx.conf").read_text()
-    for line in (ADDRESS_LIMITS + REST_LIMITS + SOCKETIO_LIMITS).splitlines():
-        assert line.strip() in shipped
-
-
-def test_nginx_refuses_a_flood_from_one_address_and_serves_another_and_the_host(nginx):
-    started = time.monotonic()
-    flood = statuses_from(nginx, "127.0.0.2", 150, "/webhooks/rest/webhook")
-    assert flood[200] <= 50 + 5 * (time.monotonic() - started) + 1  # a burst of 50, then 5 a second
-    assert flood[429] >= 50
-    assert statuses_from(nginx, "127.0.0.3", 5, "/webhooks/rest/webhook") == {200: 5}
-    assert statuses_from(nginx, "127.0.0.1", 150, "/webhooks/rest/webhook") == {200: 150}  # tests, benchmarks
-    started = time.monotonic()
-    sockets = statuses_from(nginx, "127.0.0.4", 250, "/socket.io/?EIO=4&transport=polling")
-    assert sockets[200] <= 100 + 20 * (time.monotonic() - started) + 1 and sockets[429] >= 50
-
-
-def test_nginx_caps_the_turns_in_progress_of_one_address(nginx):
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        results = list(pool.map(lambda _: statuses_from(nginx, "127.0.0.5", 1, "/webhooks/rest/", b"slow"), range(16)))
-    statuses = sum(results, collections.Counter())
-    assert statuses[200] <= 10 and statuses[429] >= 6
-
-
 # --- socket.io ---------------------------------------------------------------------------------
 
 
@@ -482,96 +397,7 @@ async def test_oversize_web_chat_metadata_is_refused_politely_and_nothing_is_sto
     assert all("x" * 1000 not in json.dumps(event) for event in events_of(bot, session_id))
 
 
-# --- the fuzz run ------------------------------------------------------------------------------
-
-JSON_LEAVES = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(),
-    st.floats(allow_nan=True),
-    st.text(max_size=50),
-    st.binary(max_size=20).map(repr),
-)
-ANY_JSON = st.recursive(
-    JSON_LEAVES,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
-    max_leaves=12,
-)
-HOSTILE_TEXT = st.one_of(
-    st.text(max_size=200),
-    st.text(st.characters(codec="utf-8", categories=["Cc", "Cf", "Zs", "Zl", "Mn", "So"]), max_size=100),
-    st.sampled_from(
-        [
-            "",
-            " ",
-            "\x00",
-            "\ud800",
-            "/restart",
-            '/greet{"a": ',
-            '/report_progress{"journey_step":"x"}',
-            "' OR 1=1 --",
-            "<script>x</script>",
-            "a" * 5000,
-        ]
-    ),
-)
-SENDERS = st.one_of(st.sampled_from(FUZZ_SENDERS), st.sampled_from(FUZZ_SENDERS), JSON_LEAVES, st.text(max_size=140))
-
-
-def rest_bodies() -> st.SearchStrategy[bytes]:
-    shaped = st.fixed_dictionaries(
-        {"sender": SENDERS, "message": st.one_of(HOSTILE_TEXT, JSON_LEAVES)},
-        optional={"metadata": ANY_JSON, "input_channel": JSON_LEAVES},
-    ).map(lambda body: json.dumps(body).encode())
-    return st.one_of(shaped, shaped, ANY_JSON.map(lambda body: json.dumps(body).encode()), st.binary(max_size=300))
-
-
-def telegram_bodies() -> st.SearchStrategy[bytes]:
-    message = st.fixed_dictionaries(
-        {
-            "chat": st.one_of(
-                st.fixed_dictionaries({"id": st.sampled_from([11, 12]), "type": st.sampled_from(["private", "group"])}),
-                ANY_JSON,
-            )
-        },
-        optional={"text": st.one_of(HOSTILE_TEXT, JSON_LEAVES), "from": ANY_JSON, "photo": ANY_JSON},
-    )
-    update = st.fixed_dictionaries(
-        {"update_id": st.one_of(st.integers(), JSON_LEAVES)},
-        optional={"message": st.one_of(message, ANY_JSON), "callback_query": ANY_JSON, "edited_message": ANY_JSON},
-    ).map(lambda body: json.dumps(body).encode())
-    return st.one_of(update, update, st.binary(max_size=200))
-
-
-def slack_bodies() -> st.SearchStrategy[tuple[str, bytes]]:
-    event = st.fixed_dictionaries(
-        {
-            "type": st.sampled_from(["message", "app_mention", "reaction_added"]),
-            "user": st.one_of(st.sampled_from(["U1", "U2"]), JSON_LEAVES),
-        },
-        optional={
-            "channel": st.one_of(st.just("D1"), JSON_LEAVES),
-            "channel_type": st.just("im"),
-            "text": st.one_of(HOSTILE_TEXT, JSON_LEAVES),
-            "subtype": JSON_LEAVES,
-        },
-    )
-    envelope = st.fixed_dictionaries(
-        {"type": st.sampled_from(["event_callback", "url_verification", "block_actions", "other"])},
-        optional={
-            "event": st.one_of(event, ANY_JSON),
-            "event_id": st.text(max_size=12),
-            "team_id": JSON_LEAVES,
-            "challenge": JSON_LEAVES,
-            "actions": ANY_JSON,
-        },
-    ).map(lambda body: json.dumps(body).encode())
-    json_body = st.tuples(
-        st.sampled_from(["application/json", "application/json; charset=utf-8", "text/plain"]), envelope
-    )
-    form_body = st.tuples(st.just("application/x-www-form-urlencoded"), st.binary(max_size=200))
-    return st.one_of(json_body, json_body, form_body)
-
+# --- the fuzz run (the inputs: tests/fuzz_inputs.py) ---------------------------------------------
 
 FUZZ = settings(max_examples=1000, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 

@@ -5,8 +5,8 @@ import copy
 import pytest
 import yaml
 
-from actions.journey import STEP_IDS, Status, load_journey, parse_journey
-from actions.paths import CONTENT_DIR
+from secondlook.journey import STEP_IDS, Status, load_journey, parse_journey
+from secondlook.paths import CONTENT_DIR
 
 JOURNEY_INTENTS = {
     "ask_doctor": {"doubt_diagnosis", "ask_second_opinion_worth", "ask_how_to_raise"},

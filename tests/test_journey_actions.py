@@ -3,10 +3,7 @@ what they leave in the progress store."""
 
 import pytest
 from rasa_sdk.events import SlotSet
-from sqlalchemy.exc import OperationalError
 
-from actions import progress_store
-from actions.journey import load_journey
 from actions.journey_actions import (
     ActionAnswerYesNo,
     ActionGiveStepAdvice,
@@ -14,6 +11,7 @@ from actions.journey_actions import (
     ActionReportProgress,
     ActionShowProgress,
 )
+from secondlook.journey import load_journey
 from tests.conftest import customs, make_tracker, payloads, texts
 
 STEP_ENTITY = "journey_step"
@@ -151,14 +149,8 @@ async def test_progress_of_one_user_is_invisible_to_another(dispatcher, domain, 
     assert "0 of 5 steps done." in texts(dispatcher)[0]
 
 
-async def test_a_dead_database_gets_an_honest_reply_and_the_slot_is_kept(dispatcher, domain, monkeypatch, tmp_path):
-    dead = progress_store.ProgressStore(f"sqlite:///{tmp_path / 'p.db'}")
-
-    def unreachable(*args, **kwargs):
-        raise OperationalError("SELECT", {}, Exception("database is down"))
-
-    monkeypatch.setattr(dead, "completed_steps", unreachable)
-    monkeypatch.setattr(progress_store, "_store", dead)
+async def test_a_dead_database_gets_an_honest_reply_and_the_slot_is_kept(dispatcher, domain, store_down):
+    store_down("completed_steps")
     tracker = make_tracker("ask_progress", slots={"completed_steps": ["ask_doctor"]})
     events = await ActionShowProgress().run(dispatcher, tracker, domain)
     assert "couldn't reach your saved progress" in texts(dispatcher)[0]

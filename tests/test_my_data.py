@@ -1,5 +1,5 @@
 """The answer to "what do you keep about me?" against what the stores really hold, and the full copy
-behind a signed, short-lived, single-purpose link (issue 19, part 3). Real stores on SQLite files: the
+behind a signed, short-lived, single-purpose link. Real stores on SQLite files: the
 progress store the actions use and the project's tracker store, named by an endpoints file as in
 production."""
 
@@ -11,13 +11,13 @@ import pytest
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from actions import my_data
-from actions.my_data import sign_export_token, verify_export_token
 from actions.privacy_actions import ActionShowMyData, _tracker_store
-from actions.summary import sign_token
 from channels.privacy import export_file, purge_once, render_export
 from channels.slack import SlackApi, SlackOutput
 from channels.telegram import BotApi, PayloadBook, TelegramOutput
+from secondlook import my_data
+from secondlook.my_data import sign_export_token, verify_export_token
+from secondlook.summary import sign_token
 from stores.tracker_store import ErasableSQLTrackerStore
 from tests.conftest import customs, make_tracker, texts
 from tests.standins import SlackStandIn, TelegramStandIn
@@ -176,7 +176,7 @@ async def test_the_daily_purge_uses_the_stated_period(store, conversations):
 
 
 def test_the_stated_period_is_the_purge_setting(monkeypatch):
-    from actions.retention import DEFAULT_RETENTION_DAYS, retention_days
+    from secondlook.retention import DEFAULT_RETENTION_DAYS, retention_days
 
     monkeypatch.delenv("SECONDLOOK_RETENTION_DAYS", raising=False)
     assert retention_days() == DEFAULT_RETENTION_DAYS == 180

@@ -8,15 +8,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-TRAINING_FILES = sorted((ROOT / "data" / "nlu").glob("*.yml"))
-EVALUATION_FILES = sorted((ROOT / "tests" / "nlu").glob("*.yml"))
+from secondlook.paths import PROJECT_ROOT
+
+TRAINING_FILES = sorted((PROJECT_ROOT / "data" / "nlu").glob("*.yml"))
+EVALUATION_FILES = sorted((PROJECT_ROOT / "tests" / "nlu").glob("*.yml"))
 # Written blind (tests/peoples_words/README.md): plain `items` with a `text` each. small_talk.yml is left
 # out: 59 of its 79 stock phrases ("thanks", "are you a bot?") were already training examples before it
 # was written, so only its other lines measure anything (the README says so).
 BLIND_FILES = sorted(
-    path for path in (ROOT / "tests" / "peoples_words").glob("*.yml") if path.name != "small_talk.yml"
-) + sorted((ROOT / "tests" / "safety").glob("crisis_blind_*.yml"))  # tests/safety/README.md
+    path for path in (PROJECT_ROOT / "tests" / "peoples_words").glob("*.yml") if path.name != "small_talk.yml"
+) + sorted((PROJECT_ROOT / "tests" / "safety").glob("crisis_blind_*.yml"))  # tests/safety/README.md
 
 
 def _normalised(text: str) -> str:
@@ -72,10 +73,10 @@ def test_the_entity_lookup_tables_match_the_entity_lists():
     """data/nlu/lookups_entities.yml is generated from content/entities/: a specialty added there must
     reach DIET's features too, not only the EntityRuler."""
     check = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "entity_lookups.py"), "--check"], capture_output=True, text=True
+        [sys.executable, str(PROJECT_ROOT / "scripts" / "entity_lookups.py"), "--check"], capture_output=True, text=True
     )
     assert check.returncode == 0, check.stderr
     tables = {block["lookup"]: block["examples"] for block in yaml.safe_load(
-        (ROOT / "data" / "nlu" / "lookups_entities.yml").read_text())["nlu"]}  # fmt: skip
+        (PROJECT_ROOT / "data" / "nlu" / "lookups_entities.yml").read_text())["nlu"]}  # fmt: skip
     assert "- heart doctor" in tables["specialty_words"] and "- cardiologist" in tables["specialty_words"]
     assert "- breast cancer" in tables["condition_words"]

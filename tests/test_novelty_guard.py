@@ -45,10 +45,10 @@ def parsed(text: str, intent: str, confidence: float = 0.95) -> Message:
 def test_the_index_finds_a_training_example_and_not_unrelated_text():
     examples = [(text, intent) for intent, texts in TRAINING.items() for text in texts]
     index = NoveltyIndex.build([text for text, _ in examples], [intent for _, intent in examples])
-    assert index.similarity("i doubt what my doctor told me", "doubt_diagnosis") == pytest.approx(1.0)
-    assert index.similarity("i doubt what my doctor said", "doubt_diagnosis") > 0.6  # a near paraphrase
-    assert index.similarity("square root of 144", "doubt_diagnosis") < 0.2
-    assert index.similarity("anything", "no_such_intent") == 0.0
+    assert index.assess("i doubt what my doctor told me", "doubt_diagnosis")[0] == pytest.approx(1.0)
+    assert index.assess("i doubt what my doctor said", "doubt_diagnosis")[0] > 0.6  # a near paraphrase
+    assert index.assess("square root of 144", "doubt_diagnosis")[0] < 0.2
+    assert index.assess("anything", "no_such_intent")[0] == 0.0
 
 
 def test_a_loaded_guard_turns_an_unlike_message_into_a_fallback_and_keeps_the_guesses(trained):
@@ -109,8 +109,8 @@ def stored_index(trained) -> NoveltyIndex:
 
 def test_the_relevance_model_tells_the_assistant_s_requests_from_everyday_text(trained_with_everyday_text):
     index = stored_index(trained_with_everyday_text)
-    assert index.relevance_of("please erase my data") > 0.5
-    assert index.relevance_of("delete my instagram") < 0.5
+    assert index.assess("please erase my data", "forget_me")[1] > 0.5
+    assert index.assess("delete my instagram", "forget_me")[1] < 0.5
 
 
 def test_everyday_text_in_an_intent_s_words_becomes_a_fallback(trained_with_everyday_text):
@@ -118,7 +118,7 @@ def test_everyday_text_in_an_intent_s_words_becomes_a_fallback(trained_with_ever
     borrowed = parsed("delete my instagram", "forget_me", 0.97)
     own = parsed("please erase my data", "forget_me", 0.97)
     index = stored_index(trained_with_everyday_text)
-    assert index.similarity("delete my instagram", "forget_me") >= 0.2  # resembles forget_me...
+    assert index.assess("delete my instagram", "forget_me")[0] >= 0.2  # resembles forget_me...
     guard.process([borrowed, own])
     assert borrowed.get("intent")["name"] == "nlu_fallback"  # ...but reads as everyday text
     assert own.get("intent")["name"] == "forget_me"
@@ -128,4 +128,4 @@ def test_without_everyday_examples_there_is_no_relevance_model():
     examples = [(text, intent) for intent, texts in TRAINING.items() for text in texts]
     index = NoveltyIndex.build([t for t, _ in examples], [i for _, i in examples], ignored=frozenset({"greet"}))
     assert index.relevance is None
-    assert index.relevance_of("anything") is None
+    assert index.assess("anything", "forget_me")[1] is None

@@ -3,12 +3,12 @@ example, shares no run of six words with it."""
 
 import hashlib
 import re
-from pathlib import Path
 
 import pytest
 import yaml
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from secondlook.paths import PROJECT_ROOT
+
 # Hashes, not text: the fixture must not carry fragments of the article itself.
 SEED = PROJECT_ROOT / "tests" / "fixtures" / "seed_shingles.sha256"
 RUN = 6

@@ -1,4 +1,4 @@
-"""The preparation kit (issue 11) without servers: the question list and how it adapts, the user's own
+"""The preparation kit without servers: the question list and how it adapts, the user's own
 questions, the letters, the appointment dates, the summary documents and their links, and the
 check-in actions with the progress store."""
 
@@ -10,24 +10,26 @@ import pytest
 from pypdf import PdfReader
 from rasa_sdk.events import ReminderCancelled, ReminderScheduled, SlotSet
 
-from actions.appointments import checkin_time, parse_appointment_date
-from actions.letters import fill_letter
-from actions.preparation_actions import (
-    CHECKIN_INTENT,
+from actions.checkin_actions import (
     ActionAppointmentCheckin,
     ActionCancelCheckin,
     ActionOfferCheckin,
+    ActionScheduleCheckin,
+)
+from actions.preparation_actions import (
     ActionPrepareQuestions,
     ActionSaveQuestion,
-    ActionScheduleCheckin,
     ActionSendSummary,
     ActionWriteLetter,
 )
 from actions.privacy_actions import ActionShowMyData
-from actions.questions import infer_situation, load_question_bank
 from actions.session_actions import ActionSessionStart
-from actions.summary import sign_token, summary_for_key, to_markdown, to_pdf, verify_token
 from channels.preparation import render_summary
+from secondlook.appointments import checkin_time, parse_appointment_date
+from secondlook.checkins import CHECKIN_INTENT
+from secondlook.letters import fill_letter
+from secondlook.questions import infer_situation, load_question_bank
+from secondlook.summary import sign_token, summary_for_key, to_markdown, to_pdf, verify_token
 from tests.conftest import customs, make_tracker, payloads, texts
 
 BANK = load_question_bank()

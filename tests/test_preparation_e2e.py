@@ -11,12 +11,12 @@ import requests
 from playwright.sync_api import expect, sync_playwright
 from pypdf import PdfReader
 
-from actions.facts import fact_question
-from actions.progress_store import ProgressStore
-from actions.questions import load_question_bank
-from actions.summary import sign_token
-from tests.servers import API_TOKEN, BotProcesses, reply_text
-from tests.webchat_helpers import launch_chromium
+from secondlook.devtools.servers import API_TOKEN, BotProcesses, reply_text
+from secondlook.devtools.webchat import launch_chromium
+from secondlook.facts import fact_question
+from secondlook.progress_store import ProgressStore
+from secondlook.questions import load_question_bank
+from secondlook.summary import sign_token
 
 CHECKIN_DELAY = 12
 CHECKIN_QUESTION = "How did it go?"

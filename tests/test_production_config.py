@@ -8,10 +8,10 @@ import pytest
 import redis
 from sqlalchemy import create_engine, text
 
-from actions.progress_store import ProgressStore
-from scripts.throwaway_database import throwaway_database
-from tests.conftest import PROJECT_ROOT
-from tests.servers import BotProcesses, reply_text
+from secondlook.devtools.databases import throwaway_database
+from secondlook.devtools.servers import BotProcesses, reply_text
+from secondlook.paths import PROJECT_ROOT
+from secondlook.progress_store import ProgressStore
 
 
 @pytest.fixture(scope="module")

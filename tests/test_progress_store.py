@@ -10,7 +10,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
-from actions.progress_store import DEFAULT_DATABASE_URL, ProgressStore, database_url_from_environment, metadata, migrate
+from secondlook.progress_schema import metadata
+from secondlook.progress_store import (
+    DEFAULT_DATABASE_URL,
+    ProgressStore,
+    database_url_from_environment,
+    migrate,
+)
 from tests.conftest import POSTGRES_URL
 
 
@@ -43,13 +49,6 @@ def test_steps_done_are_kept_once_in_completion_order(any_store, sender):
     assert any_store.mark_done(sender, "ask_doctor") is True
     assert any_store.mark_done(sender, "be_honest") is False
     assert any_store.completed_steps(sender) == ["be_honest", "ask_doctor"]
-
-
-def test_a_step_can_be_undone(any_store, sender):
-    any_store.mark_done(sender, "ask_doctor")
-    assert any_store.mark_undone(sender, "ask_doctor") is True
-    assert any_store.mark_undone(sender, "ask_doctor") is False
-    assert any_store.completed_steps(sender) == []
 
 
 def test_current_step_is_remembered(any_store, sender):
@@ -133,13 +132,11 @@ def assert_nothing_left(store: ProgressStore, sender: str) -> None:
 
 def test_history_keeps_every_change_in_order(any_store, sender):
     any_store.mark_done(sender, "ask_doctor")
-    any_store.mark_undone(sender, "ask_doctor")
-    any_store.mark_done(sender, "ask_doctor")
+    any_store.mark_done(sender, "be_honest")
     any_store.mark_done(sender, "ask_doctor")  # no change, no history
     assert [(row["step"], row["change"]) for row in any_store.history(sender)] == [
         ("ask_doctor", "done"),
-        ("ask_doctor", "undone"),
-        ("ask_doctor", "done"),
+        ("be_honest", "done"),
     ]
 
 

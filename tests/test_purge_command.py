@@ -11,9 +11,9 @@ from rasa.shared.core.events import UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import text
 
-from actions.progress_store import ProgressStore
+from secondlook.paths import PROJECT_ROOT
+from secondlook.progress_store import ProgressStore
 from stores.tracker_store import ErasableSQLTrackerStore
-from tests.conftest import PROJECT_ROOT
 
 
 async def test_the_purge_command_removes_only_idle_data(tmp_path):

@@ -1,4 +1,4 @@
-"""The rehearsal engine (actions/rehearsal.py) and its reviewed texts (content/rehearsal.yml): line
+"""The rehearsal engine (secondlook/rehearsal/) and its reviewed texts (content/rehearsal.yml): line
 tagging against the labelled lines in tests/rehearsal/lines.yml, the doctor's tension and replies,
 coaching, the summary, robustness to odd input, and originality against the seed article."""
 
@@ -6,13 +6,13 @@ import hashlib
 import json
 import re
 import time
-from pathlib import Path
 
 import pytest
 import yaml
 
-from actions import rehearsal
-from actions.rehearsal import (
+from secondlook import rehearsal
+from secondlook.paths import PROJECT_ROOT
+from secondlook.rehearsal import (
     MAX_TURNS,
     SCENARIOS,
     TAGS,
@@ -29,7 +29,6 @@ from actions.rehearsal import (
     temperament_title,
 )
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LINES = yaml.safe_load((PROJECT_ROOT / "tests" / "rehearsal" / "lines.yml").read_text(encoding="utf-8"))
 CONTENT = yaml.safe_load((PROJECT_ROOT / "content" / "rehearsal.yml").read_text(encoding="utf-8"))
 ARTICLE = PROJECT_ROOT.parent / "shared" / "seed" / "second-opinion-article.txt"

@@ -3,13 +3,13 @@ the end summarised and recorded."""
 
 from rasa_sdk.events import ActiveLoop, SlotSet
 
-from actions import rehearsal
 from actions.rehearsal_actions import (
     ActionAskRehearsalLine,
     ActionEndRehearsal,
     ActionStartRehearsal,
     ValidateRehearsalForm,
 )
+from secondlook import rehearsal
 from tests.conftest import make_tracker, payloads, texts
 
 

@@ -1,13 +1,13 @@
 """The emergency reply: the right numbers per kind and locale, the flow stopped, the event logged
 without the message text."""
 
-from datetime import datetime, timedelta, timezone
-
 import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
+from sqlalchemy import select
 
 from actions.safety_actions import ActionAnswerCheckIn, ActionHandleEmergency
+from secondlook import progress_schema
 from tests.conftest import make_tracker, payloads, texts
 
 
@@ -71,9 +71,16 @@ async def test_the_flow_is_stopped(dispatcher, domain, store):
     ]
 
 
+def logged_events(store) -> list[dict]:
+    """The safety review log as a reviewer reads it: the table itself, oldest first."""
+    query = select(progress_schema.safety_events).order_by(progress_schema.safety_events.c.id)
+    with store.engine.connect() as connection:
+        return [dict(row) for row in connection.execute(query).mappings()]
+
+
 async def test_the_event_is_logged_without_the_text_or_the_sender(dispatcher, domain, store):
     await ActionHandleEmergency().run(dispatcher, emergency_tracker("medical_emergency"), domain)
-    logged = store.safety_events_since(datetime.now(timezone.utc) - timedelta(minutes=1))
+    logged = logged_events(store)
     assert len(logged) == 1
     row = logged[0]
     assert (row["kind"], row["source"], row["rule"]) == ("medical_emergency", "screen", "test-rule")
@@ -85,7 +92,7 @@ async def test_forget_me_also_erases_safety_events(dispatcher, domain, store):
     await ActionHandleEmergency().run(dispatcher, emergency_tracker("self_harm"), domain)
     assert store.export("user-1")["safety_events"][0]["kind"] == "self_harm"
     store.forget("user-1")
-    assert store.safety_events_since(datetime.now(timezone.utc) - timedelta(minutes=1)) == []
+    assert logged_events(store) == []
 
 
 LINES = {"en-US": ("988", "911"), "en-GB": ("116 123", "999"), "EU": ("crisis line", "112")}
@@ -123,7 +130,7 @@ async def test_yes_to_a_check_in_gets_the_self_harm_reply_and_is_logged(dispatch
     events = await ActionAnswerCheckIn().run(dispatcher, answer_tracker("affirm", True), domain)
     assert "988" in texts(dispatcher)[0] and "911" in texts(dispatcher)[0]
     assert events == [SlotSet("crisis_check_in", False)]
-    logged = store.safety_events_since(datetime.now(timezone.utc) - timedelta(minutes=1))
+    logged = logged_events(store)
     assert [(row["kind"], row["source"]) for row in logged] == [("self_harm", "check_in")]
 
 

@@ -4,8 +4,8 @@ the classifier's emergency net on near misses and unsure guesses."""
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
-from actions.safety_screen import load_screen
 from pipeline.safety_screen import SafetyScreenClassifier
+from secondlook.safety_screen import load_screen
 
 
 @pytest.fixture(scope="module")

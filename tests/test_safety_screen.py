@@ -9,7 +9,7 @@ import pytest
 import spacy
 import yaml
 
-from actions.safety_screen import DEFAULT_PATTERNS, Risk, SafetyScreen, Screening, load_screen
+from secondlook.safety_screen import DEFAULT_PATTERNS, Risk, SafetyScreen, Screening, load_screen
 
 CASES_FILE = Path(__file__).resolve().parent / "safety" / "cases.yml"
 EXPECTED = {"medical": Risk.MEDICAL, "self_harm": Risk.SELF_HARM, "none": Risk.NONE}

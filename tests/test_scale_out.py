@@ -19,9 +19,9 @@ import requests
 import yaml
 from sqlalchemy import create_engine, text
 
-from actions.progress_store import ProgressStore
-from scripts.run_cluster import PRODUCTION_ENDPOINTS, Cluster, production_environment
-from scripts.throwaway_database import create_database, drop_database
+from secondlook.devtools.cluster import PRODUCTION_ENDPOINTS, Cluster, production_environment
+from secondlook.devtools.databases import create_database, drop_database
+from secondlook.progress_store import ProgressStore
 
 STEPS = ["ask_doctor", "be_honest", "outside_network", "move_on"]
 BURST = [f'/report_progress{{"journey_step":"{step}"}}' for step in STEPS]

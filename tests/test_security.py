@@ -21,7 +21,8 @@ import requests
 
 from channels.common import log_id
 from channels.guard import texts
-from tests.servers import API_TOKEN, PROJECT_ROOT, VENV_BIN, BotProcesses, free_port
+from secondlook.devtools.servers import API_TOKEN, VENV_BIN, BotProcesses, free_port
+from secondlook.paths import PROJECT_ROOT
 
 WEBCHAT_CREDENTIALS = "channels.rest.RestInput:\nchannels.webchat.WebChatInput:\n  session_persistence: true\n"
 FLOOD_PER_SECOND = 50
@@ -218,7 +219,7 @@ def test_the_docker_image_passes_the_api_token_through_the_environment():
 
 
 def test_the_cluster_keeps_its_tokens_off_command_lines_and_makes_its_own(tmp_path):
-    from scripts.run_cluster import Cluster
+    from secondlook.devtools.cluster import Cluster
 
     first, second = (Cluster(tmp_path, {}, model=tmp_path / "model.tar.gz") for _ in range(2))
     assert first.api_token != API_TOKEN and first.api_token != second.api_token  # no test value by default

@@ -11,9 +11,10 @@ import requests
 import yaml
 from sqlalchemy import text
 
-from actions.progress_store import ProgressStore
-from actions.retention import retention_days
-from tests.servers import API_TOKEN, PROJECT_ROOT, BotProcesses, reply_text
+from secondlook.devtools.servers import API_TOKEN, BotProcesses, reply_text
+from secondlook.paths import PROJECT_ROOT
+from secondlook.progress_store import ProgressStore
+from secondlook.retention import retention_days
 
 
 @pytest.fixture(scope="module")

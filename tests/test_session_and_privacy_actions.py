@@ -1,9 +1,7 @@
 """Session start (disclaimer, progress restored), the clarifying fallback, and the user's data controls."""
 
 from rasa_sdk.events import ActionExecuted, AllSlotsReset, SessionStarted, SlotSet
-from sqlalchemy.exc import OperationalError
 
-from actions import progress_store
 from actions.fallback_actions import ActionClarifyIntent
 from actions.privacy_actions import ActionForgetMe, ActionShowMyData
 from actions.session_actions import ActionSessionStart
@@ -86,14 +84,8 @@ async def test_forget_me_asks_the_channel_to_erase_its_copies_before_the_closing
     assert kinds == ["custom", "text"]  # the channel clears first, so the closing words stay on screen
 
 
-async def test_forget_me_with_a_dead_database_erases_nothing_anywhere(dispatcher, domain, monkeypatch, tmp_path):
-    dead = progress_store.ProgressStore(f"sqlite:///{tmp_path / 'p.db'}")
-
-    def unreachable(*args, **kwargs):
-        raise OperationalError("DELETE", {}, Exception("database is down"))
-
-    monkeypatch.setattr(dead, "forget", unreachable)
-    monkeypatch.setattr(progress_store, "_store", dead)
+async def test_forget_me_with_a_dead_database_erases_nothing_anywhere(dispatcher, domain, store_down):
+    store_down("forget")
     events = await ActionForgetMe().run(dispatcher, make_tracker("affirm"), domain)
     assert events == [] and customs(dispatcher, "erase_client") == []
     assert "couldn't reach your saved progress" in texts(dispatcher)[0]

@@ -30,7 +30,7 @@ from channels.slack import (
     signature,
     verify_request,
 )
-from tests.servers import BotProcesses, reply_text
+from secondlook.devtools.servers import BotProcesses, reply_text
 from tests.standins import CHANNEL_CREDENTIALS, CHANNEL_VARIABLES, SlackStandIn, quiet_wait
 
 BOT_TOKEN = "xoxb-test-token"

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 import requests
 
-from actions.progress_store import ProgressStore
 from channels import common
 from channels.common import SeenIds, buttons_as_text, locale_metadata, setting, split_text
 from channels.guard import too_long_text
@@ -24,7 +23,8 @@ from channels.telegram import (
     TelegramOutput,
     derived_secret,
 )
-from tests.servers import BotProcesses, reply_text
+from secondlook.devtools.servers import BotProcesses, reply_text
+from secondlook.progress_store import ProgressStore
 from tests.standins import CHANNEL_CREDENTIALS, CHANNEL_VARIABLES, TelegramStandIn, quiet_wait
 
 TOKEN = "123456:TEST-token_abc"

@@ -19,13 +19,13 @@ from sqlalchemy import create_engine, text
 
 from channels.common import log_id
 from channels.guard import answer_turn, keep_conversations_in_their_store
+from secondlook.paths import PROJECT_ROOT
 from stores.tracker_store import (
     ConversationStoreError,
     ErasableSQLTrackerStore,
     erasure_completed,
     tracker_store_from,
 )
-from tests.conftest import PROJECT_ROOT
 
 
 @pytest.fixture(scope="module")

@@ -4,27 +4,20 @@ fresh browser context, so a fresh localStorage and a new conversation."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import time
-from collections.abc import Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Any, TypeVar
+from collections.abc import Iterator
 
-import jwt
 import pytest
 import requests
 from playwright.sync_api import Browser, Locator, Page, Response, expect, sync_playwright
-from rasa.core.channels.channel import UserMessage
 
-from channels.webchat import OriginCheck, WebChatInput
-from tests.servers import BotProcesses, free_port
-from tests.webchat_helpers import example_site, launch_chromium, start_webchat_bot
+from secondlook.devtools.servers import BotProcesses, free_port
+from secondlook.devtools.webchat import example_site, launch_chromium, start_webchat_bot
+from secondlook.paths import PROJECT_ROOT
 
 expect.set_options(timeout=20_000)
-T = TypeVar("T")
 
 DISCLAIMER = "not a doctor"
 GREETING = "Hi, I'm SecondLook"
@@ -460,64 +453,6 @@ def test_an_embedding_site_can_keep_the_conversation_out_of_its_storage(bot, pag
 
 
 def test_the_embed_example_points_at_the_documented_default_server():
-    example = (Path(__file__).resolve().parent.parent / "web" / "examples" / "embed.html").read_text()
+    example = (PROJECT_ROOT / "web" / "examples" / "embed.html").read_text()
     assert 'src="http://localhost:5005/chat/secondlook-chat.js"' in example
     assert '<div id="secondlook-chat"' in example
-
-
-# --- the channel in process (no server): origin rules and the optional JWT -------------------------
-
-
-def test_the_origin_check_allows_the_own_origin_and_configured_ones_only():
-    check = OriginCheck(["https://Clinic.example.org/", "http://localhost:8000"])
-    own = {"HTTP_HOST": "bot.example.org", "wsgi.url_scheme": "https"}
-    assert check("https://bot.example.org", own)
-    assert check("https://clinic.example.org", own) and check("http://localhost:8000", own)
-    assert not check("http://bot.example.org", own)  # another scheme is another origin
-    assert not check("https://evil.example", own) and not check(None, own) and not check("null", own)
-    behind_proxy = {
-        "HTTP_HOST": "10.0.0.5:5005",
-        "HTTP_X_FORWARDED_HOST": "bot.example.org",
-        "wsgi.url_scheme": "https",
-    }
-    assert check("https://bot.example.org", behind_proxy)
-    with pytest.raises(ValueError):
-        OriginCheck(["*"])
-
-
-def test_the_channel_reads_its_options_from_credentials_and_the_environment(monkeypatch):
-    monkeypatch.setenv("SECONDLOOK_ALLOWED_ORIGINS", "https://a.example, https://b.example")
-    monkeypatch.setenv("SECONDLOOK_FRAME_ANCESTORS", "'self' https://a.example")
-    channel = WebChatInput.from_credentials({"session_persistence": True})
-    assert channel.origin_check.allowed == {"https://a.example", "https://b.example"}
-    assert "frame-ancestors 'self' https://a.example" in channel.csp
-    assert channel.url_prefix() == "/chat" and channel.session_persistence
-    configured = WebChatInput.from_credentials({"allowed_origins": ["https://c.example"], "frame_ancestors": "'none'"})
-    assert configured.origin_check.allowed == {"https://c.example"}
-    assert configured.csp.endswith("frame-ancestors 'none'")
-
-
-SECRET = "a-test-secret-of-32-bytes-or-more"
-
-
-def run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Runs `coroutine` on a fresh loop in another thread: Playwright's sync API owns this thread's loop."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
-
-
-def test_with_a_jwt_key_only_sockets_with_a_valid_token_connect():
-    channel = WebChatInput.from_credentials({"jwt_key": SECRET, "jwt_method": "HS256"})
-
-    async def on_new_message(_: UserMessage) -> None:
-        pass
-
-    channel.blueprint(on_new_message)
-    connect = channel.sio.handlers["/"]["connect"]
-    valid = jwt.encode({"sub": "web", "exp": int(time.time()) + 60}, SECRET, algorithm="HS256")
-    expired = jwt.encode({"sub": "web", "exp": int(time.time()) - 60}, SECRET, algorithm="HS256")
-    forged = jwt.encode({"sub": "web"}, "another-secret-of-32-bytes-or-more", algorithm="HS256")
-    assert run_coroutine(connect("sid-1", {}, {"token": valid})) is True
-    assert run_coroutine(connect("sid-2", {}, {"token": expired})) is False
-    assert run_coroutine(connect("sid-3", {}, {"token": forged})) is False
-    assert run_coroutine(connect("sid-4", {}, None)) is False

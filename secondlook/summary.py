@@ -19,18 +19,14 @@ from pathlib import Path
 
 from fpdf import FPDF
 
-from actions.appointments import date_text
-from actions.deployment import link_secret
-from actions.journey import Journey, Status, load_journey
-from actions.letters import LETTER_KINDS, fill_letter
-from actions.progress_store import ProgressStore
-from actions.questions import QuestionBank, load_question_bank
+from secondlook.appointments import date_text
+from secondlook.deployment import link_secret
+from secondlook.journey import Journey, Status, load_journey
+from secondlook.letters import LETTER_KINDS, fill_letter
+from secondlook.progress_store import ProgressStore
+from secondlook.questions import QuestionBank, load_question_bank
+from secondlook.replies import say
 
-TITLE = "My second-opinion preparation"
-DISCLAIMER = (
-    "Prepared with SecondLook, an assistant that is not a doctor: nothing here is medical advice. "
-    "In an emergency, call your local emergency number."
-)
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 DEFAULT_LINK_TTL_SECONDS = 3600
 MAX_LINK_TTL_SECONDS = 86400  # whatever is configured: a link to health notes should not live for weeks
@@ -57,35 +53,37 @@ def build_summary(
     locale_code: str,
     today: date,
 ) -> list[Block]:
-    blocks = [Block("h1", TITLE), Block("p", f"{today:%d %B %Y}. {DISCLAIMER}")]
+    blocks = [Block("h1", say("summary.title")), Block("p", f"{today:%d %B %Y}. {say('summary.disclaimer')}")]
 
-    blocks.append(Block("h2", "Where I am"))
+    blocks.append(Block("h2", say("summary.where_i_am")))
     for step, status in journey.checklist(completed, current):
-        note = {Status.CURRENT: " (current step)", Status.NEXT: " (next)"}.get(status, "")
+        note = {Status.CURRENT: say("summary.current_step"), Status.NEXT: say("summary.next_step")}.get(status, "")
         blocks.append(Block("done" if status is Status.DONE else "check", f"{step.number}. {step.title}{note}"))
-    blocks.append(Block("p", f"{len(journey.in_order(completed))} of {len(journey.steps)} steps done."))
+    blocks.append(
+        Block("p", say("summary.steps_done", done=len(journey.in_order(completed)), total=len(journey.steps)))
+    )
 
     appointment = None
     if check_ins:
         appointment = date_text(date.fromisoformat(check_ins[0]["appointment_on"]))
-        blocks.append(Block("h2", "Appointment"))
-        blocks.append(Block("p", f"Second-opinion appointment: {appointment}. SecondLook will ask how it went."))
+        blocks.append(Block("h2", say("summary.appointment")))
+        blocks.append(Block("p", say("summary.appointment_line", appointment=appointment)))
 
     described = bank.describe(situation)
     if described:
-        blocks.append(Block("h2", "My situation"))
+        blocks.append(Block("h2", say("summary.my_situation")))
         blocks.append(Block("p", described[0].upper() + described[1:] + "."))
 
-    blocks.append(Block("h2", "Questions to ask"))
+    blocks.append(Block("h2", say("summary.questions")))
     for title, texts in bank.for_situation(situation):
         blocks.append(Block("h3", title))
         blocks.extend(Block("item", text) for text in texts)
     if own_questions:
-        blocks.append(Block("h3", "My own questions"))
+        blocks.append(Block("h3", say("summary.own_questions")))
         blocks.extend(Block("item", text) for text in own_questions)
 
-    blocks.append(Block("h2", "Letters"))
-    blocks.append(Block("p", "Fill in the parts in [brackets] before sending."))
+    blocks.append(Block("h2", say("summary.letters")))
+    blocks.append(Block("p", say("summary.letters_note")))
     for kind in LETTER_KINDS:
         letter = fill_letter(kind, bank, situation, own_questions, locale_code, appointment)
         blocks.append(Block("h3", letter.title))
@@ -143,8 +141,8 @@ def to_text(blocks: list[Block]) -> str:
     lines: list[str] = []
     numbered = 0
     for block in blocks:
-        if block.kind == "h2" and block.text == "Letters":
-            lines += ["", "Letters: say “letters” and I'll write them out for you."]
+        if block.kind == "h2" and block.text == say("summary.letters"):
+            lines += ["", say("summary.letters_on_request")]
             break
         if block.kind == "h1":
             lines.append(block.text)
@@ -182,7 +180,7 @@ def to_pdf(blocks: list[Block]) -> bytes:
         pdf.body_font, clean = "DejaVu", str
     else:  # the PDF core fonts only know Latin-1
         pdf.body_font, clean = "Helvetica", _latin1
-    pdf.set_title(TITLE)
+    pdf.set_title(say("summary.title"))
     pdf.set_creator("SecondLook")
     pdf.set_auto_page_break(auto=True, margin=18)
     pdf.set_margins(18, 18, 18)

@@ -14,14 +14,6 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Column,
-    Date,
-    DateTime,
-    Integer,
-    MetaData,
-    String,
     Table,
     create_engine,
     delete,
@@ -34,130 +26,33 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
-from actions.deployment import DEV_ID_SALT
-from actions.paths import PROJECT_ROOT, VAR_DIR
+from secondlook.deployment import DEV_ID_SALT
+from secondlook.paths import PROJECT_ROOT, VAR_DIR
+from secondlook.progress_schema import (
+    MAX_NOTE_LENGTH,
+    USER_TABLES,
+    completed_steps,
+    journeys,
+    notes,
+    preparations,
+    rehearsals,
+    reminders,
+    safety_events,
+    step_history,
+    telegram_messages,
+)
+from secondlook.questions import SITUATION_KEYS
 
 DEFAULT_DATABASE_URL = f"sqlite:///{VAR_DIR / 'progress.db'}"
-# Production deployments must set their own secret (actions/deployment.py), so that hashes cannot be
+# Production deployments must set their own secret (secondlook/deployment.py), so that hashes cannot be
 # recomputed from known ids.
 DEFAULT_ID_SALT = DEV_ID_SALT
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 # Any constant: PostgreSQL serialises concurrent migrations of several starting processes on it.
 MIGRATION_LOCK_ID = 5_005_055
-MAX_NOTE_LENGTH = 500
 
-metadata = MetaData()
-
-journeys = Table(
-    "journeys",
-    metadata,
-    Column("user_key", String(64), primary_key=True),
-    Column("current_step", String(32), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-)
-
-completed_steps = Table(
-    "completed_steps",
-    metadata,
-    Column("user_key", String(64), primary_key=True),
-    Column("step_id", String(32), primary_key=True),
-    Column("completed_at", DateTime(timezone=True), nullable=False),
-)
-
-# Every change of a step, in order: the user's history ("done" / "undone").
-step_history = Table(
-    "step_history",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("user_key", String(64), nullable=False, index=True),
-    Column("step_id", String(32), nullable=False),
-    Column("change", String(8), nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
-)
-
-# Only what the user asked to keep, such as the name of the specialist they found.
-notes = Table(
-    "notes",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("user_key", String(64), nullable=False, index=True),
-    Column("topic", String(32), nullable=False),
-    Column("text", String(MAX_NOTE_LENGTH), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-)
-
-# Emergencies the assistant answered, for human review: what kind, how it was recognised, when.
-# Never the message text.
-safety_events = Table(
-    "safety_events",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("user_key", String(64), nullable=False, index=True),
-    Column("kind", String(32), nullable=False),
-    Column("source", String(32), nullable=False),
-    Column("rule", String(64), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-)
-
-# Each role-play the user practised: which situation, which doctor, how many lines, finished or stopped.
-rehearsals = Table(
-    "rehearsals",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("user_key", String(64), nullable=False, index=True),
-    Column("scenario", String(32), nullable=False),
-    Column("temperament", String(32), nullable=False),
-    Column("lines", Integer, nullable=False),
-    Column("finished", Boolean, nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
-)
-
-# --- the preparation kit (issue 11) ---
-# The user's situation for the question list: the kind of specialist, whether a treatment was proposed,
-# whether the second opinion differs (short codes from content/questions.yml, never free text).
-preparations = Table(
-    "preparations",
-    metadata,
-    Column("user_key", String(64), primary_key=True),
-    Column("specialty", String(32), nullable=True),
-    Column("treatment", String(32), nullable=True),
-    Column("opinion", String(32), nullable=True),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-)
-
-# Check-ins the user accepted ("how did the appointment go?"). The conversation id is kept in clear
-# here, and only here, because the check-in must be delivered to it (also after a restart); the row
-# goes when the check-in is sent or cancelled, or the user's data is erased.
-reminders = Table(
-    "reminders",
-    metadata,
-    Column("name", String(64), primary_key=True),
-    Column("user_key", String(64), nullable=False, index=True),
-    Column("sender_id", String(255), nullable=False),
-    Column("channel", String(32), nullable=True),
-    Column("appointment_on", Date, nullable=False),
-    Column("due_at", DateTime(timezone=True), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-)
-# The ids of a Telegram chat's recent messages (the user's and the bot's), so that "delete my data" can
-# delete them in the chat too. Telegram lets a bot delete a message for 48 hours only, so a row is kept
-# that long, or until the erasure: a hashed id, a message id and its time, never any text.
-telegram_messages = Table(
-    "telegram_messages",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("user_key", String(64), nullable=False, index=True),
-    Column("message_id", BigInteger, nullable=False),
-    Column("sent_at", DateTime(timezone=True), nullable=False, index=True),
-)
 TELEGRAM_DELETE_WINDOW = timedelta(hours=48)
-
 QUESTION_TOPIC = "question"
-SITUATION_KEYS = ("specialty", "treatment", "opinion")
-
-# journeys last: purge selects users by it.
-USER_TABLES = (completed_steps, step_history, notes, safety_events, rehearsals, preparations, reminders, journeys)
 
 
 def _now() -> datetime:
@@ -222,19 +117,6 @@ class ProgressStore:
             if stored:
                 connection.execute(insert(step_history).values(user_key=key, step_id=step_id, change="done", at=now))
         return stored
-
-    def mark_undone(self, sender_id: str, step_id: str) -> bool:
-        key = self.user_key(sender_id)
-        with self.engine.begin() as connection:
-            removed = connection.execute(
-                delete(completed_steps).where(completed_steps.c.user_key == key, completed_steps.c.step_id == step_id)
-            ).rowcount
-            if removed:
-                self._touch(connection, key)
-                connection.execute(
-                    insert(step_history).values(user_key=key, step_id=step_id, change="undone", at=_now())
-                )
-        return removed > 0
 
     def current_step(self, sender_id: str) -> str | None:
         query = select(journeys.c.current_step).where(journeys.c.user_key == self.user_key(sender_id))
@@ -307,7 +189,7 @@ class ProgressStore:
                 for scenario, temperament, lines, finished, at in connection.execute(query)
             ]  # fmt: skip
 
-    # --- the preparation kit (issue 11) ----------------------------------------------------------
+    # --- the preparation kit ----------------------------------------------------------
 
     def preparation(self, sender_id: str) -> dict[str, str]:
         return self.preparation_by_key(self.user_key(sender_id))
@@ -408,12 +290,6 @@ class ProgressStore:
         row = {"user_key": self.user_key(sender_id), "kind": kind, "source": source, "rule": rule, "created_at": _now()}
         with self.engine.begin() as connection:
             connection.execute(insert(safety_events).values(**row))
-
-    def safety_events_since(self, since: datetime) -> list[dict]:
-        """The review log: every safety event since `since`, oldest first."""
-        query = select(safety_events).where(safety_events.c.created_at >= since).order_by(safety_events.c.id)
-        with self.engine.connect() as connection:
-            return [dict(row) for row in connection.execute(query).mappings()]
 
     # --- the Telegram chat's message ids (for deleting them on erasure) ---------------------------
 

@@ -1,5 +1,5 @@
-"""Real Rasa and action server processes for end-to-end tests, on free loopback ports, with their own
-databases in a temporary folder."""
+"""Real Rasa and action server processes on free loopback ports, for end-to-end tests and the scripts that
+drive a bot, with their own databases in a temporary folder."""
 
 import os
 import secrets
@@ -11,9 +11,11 @@ from pathlib import Path
 
 import requests
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from secondlook.paths import PROJECT_ROOT
+
 VENV_BIN = PROJECT_ROOT / ".venv" / "bin"
-API_TOKEN = "e2e-test-token"
+# The HTTP API token of the bots started here: made per process, never a value someone could know.
+API_TOKEN = secrets.token_urlsafe(24)
 # The action server answers only calls with this header (rasa_sdk_plugins/); Rasa expands the variable.
 ACTION_ENDPOINT_HEADERS = "  headers:\n    Authorization: Bearer ${SECONDLOOK_ACTION_TOKEN}\n"
 

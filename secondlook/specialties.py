@@ -3,13 +3,9 @@ actions: each entry has a `name`, its `synonyms` and the `specialist` a person w
 
 from functools import cache
 
-import yaml
-
-from actions.paths import CONTENT_DIR
-
-SPECIALTIES_FILE = CONTENT_DIR / "entities" / "specialties.yml"
+from secondlook.content import content
 
 
 @cache
 def specialty_entries() -> tuple[dict, ...]:
-    return tuple(yaml.safe_load(SPECIALTIES_FILE.read_text(encoding="utf-8"))["specialties"])
+    return tuple(content("entities/specialties.yml")["specialties"])

@@ -8,11 +8,8 @@ one yes/no question (action_confirm_situation), and only "yes" notes it (action_
 """
 
 from collections.abc import Mapping
-from functools import cache
 
-import yaml
-
-from actions.paths import CONTENT_DIR
+from secondlook.content import content
 
 MOOD_ENTITY = "mood"
 # The intents that name a fact of the situation, as (situation key, value) of content/questions.yml.
@@ -21,9 +18,8 @@ FACT_INTENTS = {"opinions_differ": ("opinion", "differs"), "opinions_agree": ("o
 CONFIRM_FACT = "confirm_fact:"
 
 
-@cache
 def fact_texts() -> dict:
-    return yaml.safe_load((CONTENT_DIR / "facts.yml").read_text(encoding="utf-8"))
+    return content("facts.yml")
 
 
 def _moods(parse_data: Mapping) -> list[dict]:

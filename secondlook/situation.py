@@ -8,10 +8,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import yaml
-
-from actions.paths import CONTENT_DIR
-from actions.specialties import specialty_entries
+from secondlook.content import content
+from secondlook.specialties import specialty_entries
 
 MAX_NOTES = 2
 
@@ -57,9 +55,8 @@ def situation_of(slots: dict[str, Any], latest_message: dict) -> Situation:
     )
 
 
-@lru_cache(maxsize=1)
 def _notes() -> dict:
-    return yaml.safe_load((CONTENT_DIR / "situation_notes.yml").read_text())
+    return content("situation_notes.yml")
 
 
 @lru_cache(maxsize=1)

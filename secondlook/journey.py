@@ -7,9 +7,8 @@ from enum import Enum
 from functools import cache
 from pathlib import Path
 
-import yaml
-
-from actions.paths import CONTENT_DIR
+from secondlook.content import load_yaml
+from secondlook.paths import CONTENT_DIR
 
 STEP_IDS = ("ask_doctor", "be_honest", "outside_network", "move_on", "after_opinion")
 
@@ -123,7 +122,6 @@ def parse_journey(data: dict) -> Journey:
 
 
 @cache
-@cache
 def load_journey(path: Path = CONTENT_DIR / "journey.yml") -> Journey:
     """The journey, parsed once per process: it is read-only, and parsing took ~4 ms of every action call."""
-    return parse_journey(yaml.safe_load(path.read_text(encoding="utf-8")))
+    return parse_journey(load_yaml(path))

@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import yaml
-
-from actions.paths import CONTENT_DIR
-from actions.questions import ANY_SPECIALTY, QuestionBank
+from secondlook.content import load_yaml
+from secondlook.paths import CONTENT_DIR
+from secondlook.questions import ANY_SPECIALTY, QuestionBank
 
 LETTER_KINDS = ("records", "referral", "note")
 # Words in a request that say which letter is meant (checked in this order).
@@ -35,7 +34,7 @@ class Letter:
 
 @cache
 def _letters(path: Path = CONTENT_DIR / "letters.yml") -> dict:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return load_yaml(path)
 
 
 def letter_titles() -> dict[str, str]:

@@ -1,11 +1,19 @@
-"""Building blocks of replies shared by several actions: buttons and the progress checklist text."""
+"""Building blocks of replies shared by several actions: the short texts of content/replies.yml, buttons
+and the progress checklist text."""
 
 import json
 
-from actions.journey import Journey, Status, Step
+from secondlook.content import content
+from secondlook.journey import Journey, Status, Step
 
 STATUS_MARKS = {Status.DONE: "✅", Status.CURRENT: "👉", Status.NEXT: "➡️", Status.TODO: "⬜"}
-STATUS_NOTES = {Status.DONE: "", Status.CURRENT: " (you are here)", Status.NEXT: " (next)", Status.TODO: ""}
+
+
+def say(key: str, **values: object) -> str:
+    """The text content/replies.yml holds under `key` ("journey.tally"), with its {placeholders} filled in."""
+    section, _, name = key.partition(".")
+    text = content("replies.yml")[section][name]
+    return text.format(**values) if values else text
 
 
 def intent_payload(intent: str, **entities: str) -> str:
@@ -18,19 +26,20 @@ def button(title: str, intent: str, **entities: str) -> dict:
 
 def step_buttons(step: Step) -> list[dict]:
     return [
-        button("I've done this step", "report_progress", journey_step=step.id),
-        button("What's next?", "next_step"),
-        button("Where am I?", "ask_progress"),
+        button(say("buttons.step_done"), "report_progress", journey_step=step.id),
+        button(say("buttons.next_step"), "next_step"),
+        button(say("buttons.where_am_i"), "ask_progress"),
     ]
 
 
 def checklist_text(journey: Journey, completed: list[str], current: str | None) -> str:
     rows = journey.checklist(completed, current)
-    lines = ["Your second-opinion journey:"]
+    lines = [say("checklist.heading")]
     for step, status in rows:
-        lines.append(f"{STATUS_MARKS[status]} {step.number}. {step.title}{STATUS_NOTES[status]}")
+        note = {Status.CURRENT: say("checklist.current"), Status.NEXT: say("checklist.next")}.get(status, "")
+        lines.append(f"{STATUS_MARKS[status]} {step.number}. {step.title}{note}")
     done = sum(1 for _, status in rows if status is Status.DONE)
-    lines.append(f"{done} of {len(rows)} steps done.")
+    lines.append(say("checklist.done_count", done=done, total=len(rows)))
     return "\n".join(lines)
 
 
@@ -39,8 +48,12 @@ def rehearsal_line(practised: list[dict]) -> str:
     if not practised:
         return ""
     temperaments = sorted({item["temperament"] for item in practised})
-    times = "once" if len(practised) == 1 else f"{len(practised)} times"
-    return f"\n🎭 Practised the conversation {times} (doctors: {', '.join(temperaments)})."
+    times = (
+        say("checklist.practised_once")
+        if len(practised) == 1
+        else say("checklist.practised_times", count=len(practised))
+    )
+    return say("checklist.practised", times=times, doctors=", ".join(temperaments))
 
 
 def custom_payload(kind: str, **fields) -> dict:

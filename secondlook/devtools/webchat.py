@@ -12,7 +12,8 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Playwright
 
-from tests.servers import PROJECT_ROOT, BotProcesses, free_port
+from secondlook.devtools.servers import BotProcesses, free_port
+from secondlook.paths import PROJECT_ROOT
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

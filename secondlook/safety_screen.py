@@ -20,15 +20,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from spacy.matcher import Matcher
+
+from secondlook.content import load_yaml
+from secondlook.paths import CONTENT_DIR, PROJECT_ROOT
 
 if TYPE_CHECKING:
     from spacy.language import Language
     from spacy.tokens import Doc, Token
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_PATTERNS = PROJECT_ROOT / "content" / "safety_patterns.yml"
+DEFAULT_PATTERNS = CONTENT_DIR / "safety_patterns.yml"
 PIPELINE_PATH = PROJECT_ROOT / "build" / "spacy" / "en_secondlook"
 
 # Rule ids end up in logs; this shape guarantees they can never carry free text.
@@ -98,7 +99,7 @@ class SafetyScreen:
     """Applies the rules and cues of a patterns file to spaCy docs."""
 
     def __init__(self, nlp: Language, patterns_path: Path = DEFAULT_PATTERNS) -> None:
-        config = yaml.safe_load(Path(patterns_path).read_text(encoding="utf-8"))
+        config = load_yaml(Path(patterns_path))
         self.nlp = nlp
         self.max_chars: int = int(config.get("max_chars", 2000))
         self._clause_breaks = {str(word).lower() for word in config["clause_breaks"]}

@@ -3,7 +3,7 @@ proposed treatment, whether the opinions differ) and the questions of content/qu
 
 Plain functions, testable without Rasa: the situation is read from what the user said about themselves
 (message texts, intents, entities outside what-ifs, questions, negations and other people's stories:
-actions/facts.py) and from their explicit answers; the list is only ever reviewed text from the bank.
+secondlook/facts.py) and from their explicit answers; the list is only ever reviewed text from the bank.
 """
 
 import re
@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-import yaml
-
-from actions.facts import asserted, asserted_text, fact_of, said_plainly
-from actions.paths import CONTENT_DIR
-from actions.specialties import specialty_entries
+from secondlook.content import load_yaml
+from secondlook.facts import asserted, asserted_text, fact_of, said_plainly
+from secondlook.paths import CONTENT_DIR
+from secondlook.specialties import specialty_entries
 
 SITUATION_KEYS = ("specialty", "treatment", "opinion")
 ANY_SPECIALTY = "other"
@@ -107,7 +106,7 @@ def parse_question_bank(data: dict, specialties: Iterable[dict]) -> QuestionBank
 
 @cache
 def load_question_bank(path: Path = CONTENT_DIR / "questions.yml") -> QuestionBank:
-    return parse_question_bank(yaml.safe_load(path.read_text(encoding="utf-8")), specialty_entries())
+    return parse_question_bank(load_yaml(path), specialty_entries())
 
 
 def _words_pattern(words: Iterable[str]) -> re.Pattern:

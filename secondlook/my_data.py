@@ -26,15 +26,17 @@ from datetime import date, datetime, timezone
 from functools import cache
 from typing import Any
 
-import yaml
 from cryptography.fernet import Fernet, InvalidToken
 
-from actions.appointments import date_text
-from actions.deployment import link_secret
-from actions.journey import Journey
-from actions.paths import CONTENT_DIR
-from actions.progress_store import QUESTION_TOPIC
-from actions.questions import load_question_bank
+from secondlook.appointments import date_text
+from secondlook.content import content
+from secondlook.deployment import link_secret
+from secondlook.journey import Journey
+from secondlook.progress_store import QUESTION_TOPIC
+from secondlook.questions import load_question_bank
+
+# The payload that asks the channel to erase its own copies of the conversation (channels/, web/src).
+ERASE_CLIENT = "erase_client"
 
 # Where the Rasa server serves the copy (channels/privacy.py): <path>/<token>.json
 EXPORT_PATH = "/chat/my-data"
@@ -45,7 +47,7 @@ FILE_CHANNELS = ("telegram", "slack")  # the copy comes as a file there; a link 
 
 @cache
 def texts() -> dict[str, Any]:
-    return yaml.safe_load((CONTENT_DIR / "privacy.yml").read_text(encoding="utf-8"))["what_i_keep"]
+    return content("privacy.yml")["what_i_keep"]
 
 
 # --- the short answer --------------------------------------------------------------------------------

@@ -2,11 +2,8 @@
 
 import os
 from dataclasses import dataclass
-from functools import cache
 
-import yaml
-
-from actions.paths import CONTENT_DIR
+from secondlook.content import content
 
 
 @dataclass(frozen=True)
@@ -22,9 +19,8 @@ class Locale:
     all_clear_reply: str
 
 
-@cache
 def _locales() -> dict:
-    return yaml.safe_load((CONTENT_DIR / "locales.yml").read_text(encoding="utf-8"))
+    return content("locales.yml")
 
 
 def crisis_buttons(name: str) -> list[dict]:
