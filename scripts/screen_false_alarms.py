@@ -1,6 +1,7 @@
 """False-alarm check of the deterministic safety screen alone (no model needed): every message of the
 NLU held-out and everyday sets (tests/nlu/heldout*.yml, everyday*.yml) and of the training data
-(data/nlu/*.yml) whose intent is not `emergency` must come out of actions/safety_screen.py as no risk.
+(data/nlu/*.yml) whose intent is not `emergency` must come out of secondlook/safety_screen.py as no risk
+(tests/test_safety_screen.py runs it).
 
     .venv/bin/python scripts/screen_false_alarms.py
 
@@ -11,10 +12,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from secondlook.paths import PROJECT_ROOT as ROOT
 
 FILES = (
     sorted((ROOT / "tests" / "nlu").glob("heldout*.yml"))
@@ -28,7 +27,7 @@ def main() -> int:
     logging.disable(logging.WARNING)
     from rasa.shared.nlu.training_data.loading import load_data
 
-    from actions.safety_screen import Risk, load_screen
+    from secondlook.safety_screen import Risk, load_screen
 
     screen = load_screen()
     total = alarms = 0

@@ -31,7 +31,9 @@ def test_recall_and_false_alarms_are_counted_per_kind():
 
 
 def test_a_floor_holds_a_studied_set_to_what_was_reached_and_no_lower():
-    figures = Figures("studied.yml", explicit=[True], indirect=[True, True, False], near_miss_alarms=[False] * 9 + [True])
+    figures = Figures(
+        "studied.yml", explicit=[True], indirect=[True, True, False], near_miss_alarms=[False] * 9 + [True]
+    )
     assert figures.shortfalls({"indirect_recall": 0.66, "near_miss_false_alarms": 0.1}) == []
     assert figures.shortfalls({"indirect_recall": 0.7}) != []
     assert figures.shortfalls({"near_miss_false_alarms": 0.05}) != []
@@ -50,7 +52,7 @@ def test_a_sealed_set_reports_figures_but_never_its_texts():
 
 def test_the_sealed_set_exists_and_every_floor_names_a_studied_set():
     names = {path.name for path in safety_gate.CRISIS_SETS}
-    assert SEALED <= names
+    assert names >= SEALED
     floors = yaml.safe_load(FLOORS.read_text(encoding="utf-8"))
     assert floors and set(floors) <= names - SEALED
     for limits in floors.values():

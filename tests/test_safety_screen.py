@@ -144,3 +144,10 @@ def test_a_bad_patterns_file_fails_at_start(screen: SafetyScreen, tmp_path: Path
     broken.write_text(yaml.safe_dump(config), encoding="utf-8")
     with pytest.raises(ValueError):
         SafetyScreen(screen.nlp, broken)
+
+
+def test_no_journey_or_everyday_message_is_screened_as_an_emergency():
+    """The held-out, everyday and training messages of every other intent (scripts/screen_false_alarms.py)."""
+    from scripts.screen_false_alarms import main
+
+    assert main() == 0
