@@ -42,14 +42,7 @@ from sanic.response import HTTPResponse
 
 from actions.deployment import is_production
 from channels.common import log_id, setting
-from channels.guard import (
-    MAX_METADATA_BYTES,
-    AddressLimit,
-    RateLimiter,
-    answer_turn,
-    clean_text,
-    texts,
-)
+from channels.guard import MAX_METADATA_BYTES, AddressLimit, RateLimiter, answer_turn, clean_text, texts
 from channels.rasa_patches import apply as apply_rasa_patches
 from channels.webchat import SESSION_ID as WEBCHAT_SESSION_ID
 

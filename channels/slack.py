@@ -48,7 +48,6 @@ from channels.common import (
     TextOnlyOutput,
     buttons_as_text,
     is_erasure,
-    setting,
     split_text,
 )
 from channels.guard import MAX_MESSAGE_CHARS
@@ -305,13 +304,11 @@ class SlackInput(WebhookInput):
     label = "Slack"
     delivery = "event"
 
-    @classmethod
-    def from_credentials(cls, credentials: dict[str, Any] | None) -> SlackInput:
-        return cls(
-            slack_token=setting(credentials, "slack_token", "SLACK_TOKEN"),
-            slack_signing_secret=setting(credentials, "slack_signing_secret", "SLACK_SIGNING_SECRET"),
-            slack_api_base_url=setting(credentials, "slack_api_base_url", "SLACK_API_BASE_URL", DEFAULT_API_BASE_URL),
-        )
+    settings = {
+        "slack_token": ("SLACK_TOKEN", None),
+        "slack_signing_secret": ("SLACK_SIGNING_SECRET", None),
+        "slack_api_base_url": ("SLACK_API_BASE_URL", DEFAULT_API_BASE_URL),
+    }
 
     def __init__(
         self,

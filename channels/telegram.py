@@ -48,7 +48,6 @@ from channels.common import (
     buttons_as_text,
     is_erasure,
     locale_metadata,
-    setting,
     split_text,
 )
 from channels.webhook_base import OnNewMessage, WebhookInput, WebhookTurn
@@ -235,15 +234,13 @@ class TelegramInput(WebhookInput):
     label = "Telegram"
     delivery = "update"
 
-    @classmethod
-    def from_credentials(cls, credentials: dict[str, Any] | None) -> TelegramInput:
-        return cls(
-            access_token=setting(credentials, "access_token", "TELEGRAM_ACCESS_TOKEN"),
-            verify=setting(credentials, "verify", "TELEGRAM_VERIFY"),
-            webhook_url=setting(credentials, "webhook_url", "TELEGRAM_WEBHOOK_URL"),
-            api_base_url=setting(credentials, "api_base_url", "TELEGRAM_API_BASE_URL", DEFAULT_API_BASE_URL),
-            secret_token=setting(credentials, "secret_token", "TELEGRAM_SECRET_TOKEN"),
-        )
+    settings = {
+        "access_token": ("TELEGRAM_ACCESS_TOKEN", None),
+        "verify": ("TELEGRAM_VERIFY", None),
+        "webhook_url": ("TELEGRAM_WEBHOOK_URL", None),
+        "api_base_url": ("TELEGRAM_API_BASE_URL", DEFAULT_API_BASE_URL),
+        "secret_token": ("TELEGRAM_SECRET_TOKEN", None),
+    }
 
     def __init__(
         self,

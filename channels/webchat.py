@@ -60,14 +60,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from channels.guard import (
-    MAX_METADATA_BYTES,
-    AddressLimit,
-    RateLimiter,
-    answer_turn,
-    clean_text,
-    texts,
-)
+from channels.guard import MAX_METADATA_BYTES, AddressLimit, RateLimiter, answer_turn, clean_text, texts
 from channels.rasa_patches import apply as apply_rasa_patches
 
 logger = logging.getLogger(__name__)

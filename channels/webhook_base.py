@@ -11,8 +11,8 @@ the turn runs (`before_turn`), the text of a note (`note`) and the message's met
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, ClassVar
 
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
@@ -27,6 +27,7 @@ from channels.common import (
     channel_notes,
     handle_turn,
     log_id,
+    setting,
     tracker_store_of,
 )
 from channels.guard import RateLimiter, clean_text
@@ -55,6 +56,8 @@ class WebhookInput(InputChannel):
     label = "Webhook"  # the platform's name, in logs and the 404
     delivery = "request"  # what the platform calls one delivery, in the logs
     api: LazyHttpClient | None = None  # None: the channel is not configured
+    # The credentials.yml keys, each with the environment variable read when the key is absent, and a default.
+    settings: ClassVar[Mapping[str, tuple[str, str | None]]] = {}
 
     def __init__(self) -> None:
         self.seen = SeenIds()
@@ -64,6 +67,10 @@ class WebhookInput(InputChannel):
     @classmethod
     def name(cls) -> str:
         return cls.label.lower()
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> WebhookInput:
+        return cls(**{key: setting(credentials, key, env, default) for key, (env, default) in cls.settings.items()})
 
     @property
     def enabled(self) -> bool:
