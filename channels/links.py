@@ -49,12 +49,17 @@ def attachment(content: bytes, content_type: str, filename: str) -> HTTPResponse
 
 
 class LinkChannel(InputChannel):
-    """Base of the link channels: `path` (absolute), the blueprint's and the route's names, `render`
-    (blocking) and `after_start`."""
+    """Base of the link channels: the channel's name, `path` (absolute), the blueprint's and the
+    route's names, `render` (blocking) and `after_start`."""
 
+    channel_name = "links"  # the channel's name for Rasa
     path = "/"
     blueprint_name = "links"
     route_name = "document"
+
+    @classmethod
+    def name(cls) -> str:
+        return cls.channel_name
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> LinkChannel:

@@ -99,13 +99,7 @@ async def reschedule_checkins(app: Any, now: datetime | None = None) -> int:
 
 
 class PreparationInput(LinkChannel):
-    path = SUMMARY_PATH
-    blueprint_name = "preparation_kit"
-    route_name = "summary_document"
-
-    @classmethod
-    def name(cls) -> str:
-        return "preparation"
+    channel_name, path, blueprint_name, route_name = "preparation", SUMMARY_PATH, "preparation_kit", "summary_document"
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> PreparationInput:

@@ -98,13 +98,7 @@ async def scheduled_purge(app: Any) -> None:
 
 
 class PrivacyInput(LinkChannel):
-    path = EXPORT_PATH
-    blueprint_name = "my_data"
-    route_name = "data_export"
-
-    @classmethod
-    def name(cls) -> str:
-        return "privacy"
+    channel_name, path, blueprint_name, route_name = "privacy", EXPORT_PATH, "my_data", "data_export"
 
     def render(self, request: Request, token: str) -> HTTPResponse:
         return render_export(token, tracker_store_of(request.app), time.time())
