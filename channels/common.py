@@ -261,6 +261,18 @@ class LazyHttpClient:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         return self._session
 
+    async def _post_json(self, url: str, what: str, **request: Any) -> tuple[int, dict[str, Any], Any] | None:
+        """One POST whose answer is JSON: (status, the body ({} unless an object), the headers); None when
+        it could not be made or read, logged as "`what` failed" and not raised: a reply that can't be
+        delivered must not break the turn, which is saved either way."""
+        try:
+            async with self._client().post(url, **request) as reply:
+                body = await reply.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
+            logger.error("%s failed: %s", what, error.__class__.__name__)
+            return None
+        return reply.status, body if isinstance(body, dict) else {}, reply.headers
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()

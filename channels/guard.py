@@ -5,17 +5,16 @@ client address.
 Why two layers for failures. Rasa 3.6 catches an exception of a custom action (action server down,
 failing, too slow) inside `MessageProcessor._run_action`, logs it and sends *nothing*; no channel can
 see that it happened. So the first layer sits where the failure is: `RemoteAction.run` is wrapped
-(`install_action_fallback`, called when the channels are built, i.e. in every `rasa run` that uses
-our credentials.yml) to turn any failure into an honest reply, stored in the tracker as a normal bot
-message, sent through whichever output channel the turn came from (REST, socket.io, Telegram,
-Slack), with no slot touched. The second layer (`answer_turn`) is for failures that escape the
+(channels/rasa_patches.py, applied when the channels are built, i.e. in every `rasa run` that uses
+our credentials.yml) to turn any failure into an honest reply (`fallback_events`), stored in the
+tracker as a normal bot message, sent through whichever output channel the turn came from (REST,
+socket.io, Telegram, Slack), with no slot touched. The second layer (`answer_turn`) is for failures that escape the
 processor (the tracker store down, ...): each channel runs its turns through it and sends the honest
 reply itself.
 """
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import logging
 import os
@@ -27,9 +26,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 from rasa.core.channels.channel import UserMessage
-from rasa.core.tracker_store import FailSafeTrackerStore
 from rasa.shared.core.events import (
     ActionExecuted,
     ActiveLoop,
@@ -261,45 +258,3 @@ def _already_apologised(tracker: Any) -> bool:
         if isinstance(event, BotUttered) and (event.metadata or {}).get(FALLBACK_MARK) == "action_failed":
             return True
     return False
-
-
-class ConversationStoreUnavailable(Exception):
-    """The tracker store can't be read or written: the turn stops here (and gets the honest reply)."""
-
-
-def _refuse_in_memory_fallback(error: Exception) -> None:
-    raise ConversationStoreUnavailable(type(error).__name__) from error
-
-
-async def keep_conversations_in_their_store(app: Any, _loop: Any = None) -> None:
-    """Rasa wraps the tracker store in a `FailSafeTrackerStore` which, when the database is down,
-    carries on with an empty conversation in memory: the user would meet a stranger (the disclaimer
-    again, no progress) and what they said meanwhile would be lost when the database is back. Its
-    error callback (a constructor argument Rasa never sets) is made to raise instead, so such a turn
-    fails and gets the honest reply. Registered by every channel as an `after_server_start` listener
-    (the agent is loaded before); a model loaded later through the HTTP API doesn't get it."""
-    store = getattr(getattr(app.ctx, "agent", None), "tracker_store", None)
-    if isinstance(store, FailSafeTrackerStore):
-        store._on_tracker_store_error = _refuse_in_memory_fallback
-
-
-def install_action_fallback() -> None:
-    """Wraps `RemoteAction.run` once per process: a time limit, and `fallback_events` on any failure.
-
-    A rejection (`ActionExecutionRejection`, a form's validation saying no) is normal dialogue and
-    passes through; cancellation (a server shutting down) too."""
-    if getattr(RemoteAction.run, FALLBACK_MARK, False):
-        return
-    original = RemoteAction.run
-
-    async def run(self: RemoteAction, output_channel: Any, nlg: Any, tracker: Any, domain: Any) -> list[Event]:
-        try:
-            return await asyncio.wait_for(original(self, output_channel, nlg, tracker, domain), action_timeout())
-        except ActionExecutionRejection:
-            raise
-        except Exception as error:
-            logger.error("custom action %s failed (%s); the user gets the honest reply", self.name(), repr(error))
-            return fallback_events(self.name(), tracker)
-
-    setattr(run, FALLBACK_MARK, True)
-    RemoteAction.run = run

@@ -15,18 +15,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from rasa.core import jobs
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel
 from rasa.shared.core.events import ReminderScheduled
-from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy.exc import SQLAlchemyError
 
+from channels.links import LinkChannel, attachment, open_link, unavailable
 from secondlook.checkins import CHECKIN_INTENT
 from secondlook.deployment import check_secrets
 from secondlook.locale import current_locale
@@ -40,31 +39,20 @@ FORMATS = {
     "pdf": ("application/pdf", to_pdf),
     "md": ("text/markdown; charset=utf-8", lambda blocks: to_markdown(blocks).encode("utf-8")),
 }
-HEADERS = {
-    "Cache-Control": "no-store",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": "default-src 'none'",
-}
 
 
 def render_summary(token: str, now: float | None = None) -> HTTPResponse:
     """The document a `<token>.<format>` names, or 404 (unknown format) / 403 (bad or expired token)."""
-    stem, _, suffix = token.rpartition(".")
-    if suffix not in FORMATS:
-        return response.text("Not found\n", status=404, headers=HEADERS)
-    key = verify_token(stem, now)
-    if key is None:
-        return response.text("This link is not valid or has expired. Ask the assistant for a new one.\n",
-                             status=403, headers=HEADERS)  # fmt: skip
+    opened = open_link(token, FORMATS, verify_token, now)
+    if isinstance(opened, HTTPResponse):
+        return opened
+    key, suffix = opened
     content_type, render = FORMATS[suffix]
     try:
         blocks = summary_for_key(get_store(), key, current_locale().code, datetime.now().astimezone().date())
     except SQLAlchemyError:
-        return response.text("The summary is not available just now. Please try again.\n", status=503, headers=HEADERS)
-    filename = f"secondlook-summary-{date.today():%Y-%m-%d}.{suffix}"
-    headers = {**HEADERS, "Content-Disposition": f'attachment; filename="{filename}"'}
-    return response.raw(render(blocks), content_type=content_type, headers=headers)
+        return unavailable("The summary is not available just now. Please try again.\n")
+    return attachment(render(blocks), content_type, f"secondlook-summary-{date.today():%Y-%m-%d}.{suffix}")
 
 
 def output_channel_for(app: Any, channel_name: str | None) -> OutputChannel:
@@ -110,10 +98,8 @@ async def reschedule_checkins(app: Any, now: datetime | None = None) -> int:
     return len(pending)
 
 
-class PreparationInput(InputChannel):
-    @classmethod
-    def name(cls) -> str:
-        return "preparation"
+class PreparationInput(LinkChannel):
+    channel_name, path, blueprint_name, route_name = "preparation", SUMMARY_PATH, "preparation_kit", "summary_document"
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> PreparationInput:
@@ -121,19 +107,8 @@ class PreparationInput(InputChannel):
         check_secrets("the Rasa server")
         return cls()
 
-    def url_prefix(self) -> str:
-        # Rasa joins this onto "/webhooks/" with urljoin: an absolute path puts the routes here.
-        return SUMMARY_PATH
+    def render(self, request: Request, token: str) -> HTTPResponse:
+        return render_summary(token, time.time())
 
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        preparation = Blueprint("preparation_kit")
-
-        @preparation.route("/<token:str>", methods=["GET"], name="summary_document")
-        async def summary(_: Request, token: str) -> HTTPResponse:
-            return await asyncio.get_running_loop().run_in_executor(None, render_summary, token, time.time())
-
-        async def after_start(app: Any, _loop: Any) -> None:
-            await reschedule_checkins(app)
-
-        preparation.listener("after_server_start")(after_start)
-        return preparation
+    async def after_start(self, app: Any) -> None:
+        await reschedule_checkins(app)

@@ -19,18 +19,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from rasa.core import jobs
-from rasa.core.channels.channel import InputChannel, UserMessage
-from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from channels.common import tracker_store_of
+from channels.links import LinkChannel, attachment, open_link, unavailable
 from secondlook.my_data import EXPORT_PATH, export_bytes, export_document, export_filename, verify_export_token
 from secondlook.progress_store import get_store
 from secondlook.retention import retention_days
@@ -41,12 +39,6 @@ logger = logging.getLogger(__name__)
 PURGE_JOB_ID = "secondlook-retention-purge"
 PURGE_INTERVAL = timedelta(days=1)
 FIRST_PURGE_DELAY = timedelta(minutes=1)
-HEADERS = {
-    "Cache-Control": "no-store",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": "default-src 'none'",
-}
 
 
 def erasable_store(tracker_store: Any) -> ErasableSQLTrackerStore | None:
@@ -73,20 +65,16 @@ def export_file(tracker_store: Any, sender_id: str, now: float | None = None) ->
 
 def render_export(token: str, tracker_store: Any, now: float | None = None) -> HTTPResponse:
     """The copy a `<token>.json` opens; 404 for another suffix, 403 for a bad or expired token."""
-    stem, _, suffix = token.rpartition(".")
-    if suffix != "json":
-        return response.text("Not found\n", status=404, headers=HEADERS)
-    sender_id = verify_export_token(stem, now)
-    if sender_id is None:
-        return response.text("This link is not valid or has expired. Ask the assistant for a new one.\n",
-                             status=403, headers=HEADERS)  # fmt: skip
+    opened = open_link(token, ("json",), verify_export_token, now)
+    if isinstance(opened, HTTPResponse):
+        return opened
+    sender_id, _suffix = opened
     try:
         content = export_file(tracker_store, sender_id, now)
     except (SQLAlchemyError, LookupError) as error:
         logger.error("a data export failed: %s", type(error).__name__)
-        return response.text("Your data is not available just now. Please try again.\n", status=503, headers=HEADERS)
-    headers = {**HEADERS, "Content-Disposition": f'attachment; filename="{export_filename(now)}"'}
-    return response.raw(content, content_type="application/json; charset=utf-8", headers=headers)
+        return unavailable("Your data is not available just now. Please try again.\n")
+    return attachment(content, "application/json; charset=utf-8", export_filename(now))
 
 
 def purge_once(tracker_store: Any, now: float | None = None) -> tuple[int, int]:
@@ -109,35 +97,17 @@ async def scheduled_purge(app: Any) -> None:
     logger.info("retention purge: %d idle user(s), %d conversation event(s)", users, events)
 
 
-class PrivacyInput(InputChannel):
-    @classmethod
-    def name(cls) -> str:
-        return "privacy"
+class PrivacyInput(LinkChannel):
+    channel_name, path, blueprint_name, route_name = "privacy", EXPORT_PATH, "my_data", "data_export"
 
-    @classmethod
-    def from_credentials(cls, credentials: dict[str, Any] | None) -> PrivacyInput:
-        return cls()
+    def render(self, request: Request, token: str) -> HTTPResponse:
+        return render_export(token, tracker_store_of(request.app), time.time())
 
-    def url_prefix(self) -> str:
-        # Rasa joins this onto "/webhooks/" with urljoin: an absolute path puts the routes here.
-        return EXPORT_PATH
-
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        privacy = Blueprint("my_data")
-
-        @privacy.route("/<token:str>", methods=["GET"], name="data_export")
-        async def export(request: Request, token: str) -> HTTPResponse:
-            store = tracker_store_of(request.app)
-            return await asyncio.get_running_loop().run_in_executor(None, render_export, token, store, time.time())
-
-        async def after_start(app: Any, _loop: Any) -> None:
-            retention_days()  # a wrong SECONDLOOK_RETENTION_DAYS stops the start, not the first purge
-            scheduler = await jobs.scheduler()
-            first = datetime.now(timezone.utc) + FIRST_PURGE_DELAY
-            scheduler.add_job(
-                scheduled_purge, "interval", args=[app], id=PURGE_JOB_ID, replace_existing=True,
-                seconds=PURGE_INTERVAL.total_seconds(), next_run_time=first,
-            )  # fmt: skip
-
-        privacy.listener("after_server_start")(after_start)
-        return privacy
+    async def after_start(self, app: Any) -> None:
+        retention_days()  # a wrong SECONDLOOK_RETENTION_DAYS stops the start, not the first purge
+        scheduler = await jobs.scheduler()
+        first = datetime.now(timezone.utc) + FIRST_PURGE_DELAY
+        scheduler.add_job(
+            scheduled_purge, "interval", args=[app], id=PURGE_JOB_ID, replace_existing=True,
+            seconds=PURGE_INTERVAL.total_seconds(), next_run_time=first,
+        )  # fmt: skip

@@ -21,7 +21,7 @@ reply. Here:
   with at most two turns waiting or running at a time, and one client address (whatever the senders)
   as `AddressLimit` allows; beyond that 429 with a polite reply, before any work is done;
 - a turn that fails outside the actions still answers (the honest reply), and Rasa's custom action
-  failures become that reply too (`install_action_fallback`).
+  failures become that reply too (channels/rasa_patches.py).
 """
 
 from __future__ import annotations
@@ -41,16 +41,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from channels.common import log_id, setting
-from channels.guard import (
-    MAX_METADATA_BYTES,
-    AddressLimit,
-    RateLimiter,
-    answer_turn,
-    clean_text,
-    install_action_fallback,
-    keep_conversations_in_their_store,
-    texts,
-)
+from channels.guard import MAX_METADATA_BYTES, AddressLimit, RateLimiter, answer_turn, clean_text, texts
+from channels.rasa_patches import apply as apply_rasa_patches
 from channels.webchat import SESSION_ID as WEBCHAT_SESSION_ID
 from secondlook.deployment import is_production
 
@@ -87,9 +79,8 @@ class RestInput(InputChannel):
         self.max_in_flight = int(os.environ.get("SECONDLOOK_REST_MAX_IN_FLIGHT", DEFAULT_MAX_IN_FLIGHT))
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        install_action_fallback()
         rest = Blueprint("secondlook_rest", __name__)
-        rest.listener("after_server_start")(keep_conversations_in_their_store)
+        apply_rasa_patches(rest)
 
         @rest.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:

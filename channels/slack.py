@@ -33,37 +33,24 @@ import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 import aiohttp
-from rasa.core.channels.channel import InputChannel, UserMessage
-from sanic import Blueprint, response
+from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from channels.common import (
     LazyHttpClient,
-    SeenIds,
-    SenderQueues,
     TextOnlyOutput,
     buttons_as_text,
-    channel_notes,
-    handle_turn,
     is_erasure,
-    log_id,
-    setting,
     split_text,
-    tracker_store_of,
 )
-from channels.guard import (
-    MAX_MESSAGE_CHARS,
-    RateLimiter,
-    clean_text,
-    install_action_fallback,
-    keep_conversations_in_their_store,
-)
+from channels.guard import MAX_MESSAGE_CHARS
+from channels.webhook_base import OnNewMessage, WebhookInput, WebhookTurn
 from secondlook.locale import current_locale
 
 logger = logging.getLogger(__name__)
@@ -144,24 +131,13 @@ class SlackApi(LazyHttpClient):
         super().__init__()
 
     async def post_message(self, **message: Any) -> bool:
-        """Posts one message (never `as_user`); a failure is logged, not raised, so the turn is kept."""
-        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json; charset=utf-8"}
-        try:
-            async with self._client().post(
-                f"{self.base}chat.postMessage", data=json.dumps(message), headers=headers
-            ) as reply:
-                body = await reply.json(content_type=None)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
-            logger.error("Slack chat.postMessage failed: %s", error.__class__.__name__)
-            return False
-        if not isinstance(body, dict) or not body.get("ok"):
-            logger.error("Slack chat.postMessage refused: %s", (body or {}).get("error"))
-            return False
-        return True
+        """Posts one message (never `as_user`, not retried); a failure is logged, not raised, so the turn
+        is kept."""
+        return await self.call("chat.postMessage", retry=False, **message) is not None
 
-    async def call(self, method: str, form: bool = False, **params: Any) -> dict[str, Any] | None:
-        """Any other method: its answer when ok, else None (logged). Reading methods take a form, writing
-        ones JSON; a rate-limited call waits as Slack says (Retry-After) and tries again."""
+    async def call(self, method: str, form: bool = False, retry: bool = True, **params: Any) -> dict[str, Any] | None:
+        """A method: its answer when ok, else None (logged). Reading methods take a form, writing ones
+        JSON; a rate-limited call waits as Slack says (Retry-After) and tries again, unless `retry` is off."""
         headers = {"Authorization": f"Bearer {self.token}"}
         if form:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
@@ -169,19 +145,17 @@ class SlackApi(LazyHttpClient):
         else:
             headers["Content-Type"] = "application/json; charset=utf-8"
             data = json.dumps(params)
-        try:
-            while True:
-                async with self._client().post(f"{self.base}{method}", data=data, headers=headers) as reply:
-                    body = await reply.json(content_type=None)
-                    wait = int(reply.headers.get("Retry-After") or 0) if reply.status == 429 else None
-                if wait is None or wait > MAX_RETRY_WAIT:
-                    break
-                await asyncio.sleep(wait)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
-            logger.error("Slack %s failed: %s", method, error.__class__.__name__)
-            return None
-        if not isinstance(body, dict) or not body.get("ok"):
-            logger.error("Slack %s refused: %s", method, (body or {}).get("error") if isinstance(body, dict) else None)
+        while True:
+            answer = await self._post_json(f"{self.base}{method}", f"Slack {method}", data=data, headers=headers)
+            if answer is None:
+                return None
+            status, body, reply_headers = answer
+            wait = _retry_wait(reply_headers) if status == 429 and retry else None
+            if wait is None or wait > MAX_RETRY_WAIT:
+                break
+            await asyncio.sleep(wait)
+        if not body.get("ok"):
+            logger.error("Slack %s refused: %s", method, body.get("error"))
             return None
         return body
 
@@ -236,6 +210,14 @@ class SlackApi(LazyHttpClient):
         if thread_ts:
             shared["thread_ts"] = thread_ts
         return await self.call("files.completeUploadExternal", form=True, **shared) is not None
+
+
+def _retry_wait(headers: Any) -> int | None:
+    """The seconds a 429's Retry-After asks for; None when it is unreadable (then no retry)."""
+    try:
+        return int(headers.get("Retry-After") or 0)
+    except ValueError:
+        return None
 
 
 class SlackOutput(TextOnlyOutput):
@@ -300,40 +282,33 @@ class SlackOutput(TextOnlyOutput):
         return await self.api.upload_file(self.channel, self.thread_ts, filename, content, caption)
 
 
-class SlackTurn:
+@dataclass
+class SlackTurn(WebhookTurn):
     """What one event or button press asks the bot to do."""
 
-    __slots__ = ("team_id", "user_id", "channel", "thread_ts", "text", "note")
-
-    def __init__(
-        self, team_id: str, user_id: str, channel: str, thread_ts: str | None, text: str | None, note: str | None = None
-    ) -> None:
-        self.team_id = team_id
-        self.user_id = user_id
-        self.channel = channel
-        self.thread_ts = thread_ts
-        self.text = text
-        self.note = note
+    team_id: str
+    user_id: str
+    channel: str
+    thread_ts: str | None
+    text: str | None
+    note: str | None = None
 
     @property
     def sender_id(self) -> str:
         return f"slack-{self.team_id}-{self.user_id}"
 
 
-class SlackInput(InputChannel):
+class SlackInput(WebhookInput):
     """The Slack webhook; see the module docstring."""
 
-    @classmethod
-    def name(cls) -> str:
-        return "slack"
+    label = "Slack"
+    delivery = "event"
 
-    @classmethod
-    def from_credentials(cls, credentials: dict[str, Any] | None) -> SlackInput:
-        return cls(
-            slack_token=setting(credentials, "slack_token", "SLACK_TOKEN"),
-            slack_signing_secret=setting(credentials, "slack_signing_secret", "SLACK_SIGNING_SECRET"),
-            slack_api_base_url=setting(credentials, "slack_api_base_url", "SLACK_API_BASE_URL", DEFAULT_API_BASE_URL),
-        )
+    settings = {
+        "slack_token": ("SLACK_TOKEN", None),
+        "slack_signing_secret": ("SLACK_SIGNING_SECRET", None),
+        "slack_api_base_url": ("SLACK_API_BASE_URL", DEFAULT_API_BASE_URL),
+    }
 
     def __init__(
         self,
@@ -346,34 +321,9 @@ class SlackInput(InputChannel):
         if self.api is None:
             # Both are needed: without the secret nothing could be verified, without the token nothing sent.
             logger.info("Slack channel off: SLACK_TOKEN and SLACK_SIGNING_SECRET are both needed")
-        self.seen = SeenIds()
-        self.queues = SenderQueues()
-        self.limiter = RateLimiter()
+        super().__init__()
 
-    @property
-    def enabled(self) -> bool:
-        return self.api is not None
-
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        install_action_fallback()
-        slack = Blueprint("slack", __name__)
-        slack.listener("after_server_start")(keep_conversations_in_their_store)
-
-        @slack.route("/webhook", methods=["POST"])
-        async def webhook(request: Request) -> HTTPResponse:
-            if not self.enabled:
-                return response.json({"error": "the Slack channel is not configured"}, status=404)
-            return await self.receive(request, on_new_message)
-
-        if self.enabled:
-            slack.listener("before_server_stop")(self._before_stop)
-        return slack
-
-    async def _before_stop(self, _app: Any, _loop: Any) -> None:
-        await self.queues.drain()
-        await self.api.close()
-
-    async def receive(self, request: Request, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> HTTPResponse:
+    async def receive(self, request: Request, on_new_message: OnNewMessage) -> HTTPResponse:
         """Verifies, parses, de-duplicates and queues one request; answers within Slack's 3 s."""
         refused = verify_request(
             self.signing_secret,
@@ -396,35 +346,14 @@ class SlackInput(InputChannel):
             self._queue(request.app, turn, on_new_message)
         return response.json({"ok": True})
 
-    def _queue(self, app: Any, turn: SlackTurn, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
-        output = SlackOutput(self.api, turn.channel, turn.thread_ts)
-        output.tracker_store = tracker_store_of(app)  # for the copy of the user's data (a file)
-        notes = channel_notes("slack")
+    def output_for(self, turn: SlackTurn) -> SlackOutput:
+        return SlackOutput(self.api, turn.channel, turn.thread_ts)
 
-        async def work() -> None:
-            if turn.note:
-                note = notes[turn.note].replace("{emergency}", current_locale().emergency)
-                await output.send_text_message(turn.sender_id, note)
-            cleaned = clean_text(turn.text) if turn.text else None
-            if cleaned and cleaned.problem:
-                await output.send_text_message(turn.sender_id, cleaned.reply)
-            elif cleaned:
-                # Slack doesn't say where a user is in its events, so no locale is passed: the
-                # configured SECONDLOOK_LOCALE gives the emergency numbers.
-                message = UserMessage(cleaned.text, output, turn.sender_id, input_channel=self.name())
-                await handle_turn(on_new_message, message, tracker_store_of(app), notes["privacy_note"])
-            if output.erasure_note:  # after the bot's closing words: what could and couldn't be deleted
-                await output.send_text_message(turn.sender_id, notes[output.erasure_note])
+    def note(self, notes: dict[str, str], key: str) -> str:
+        return notes[key].replace("{emergency}", current_locale().emergency)
 
-        if not self.limiter.allow(turn.sender_id):  # a flood: dropped before any work (and any reply)
-            logger.warning("Slack: sender %s over the rate limit, event dropped", log_id(turn.sender_id))
-            return
-        logger.debug("Slack: turn queued for %s", log_id(turn.sender_id))
-        self.queues.submit(turn.sender_id, work)
-
-    def get_output_channel(self) -> None:
-        """No channel-less output: a reply always needs the conversation of a request."""
-        return None
+    # Slack doesn't say where a user is in its events, so no locale is passed (`metadata` is None): the
+    # configured SECONDLOOK_LOCALE gives the emergency numbers.
 
 
 def delivery_key(body: dict[str, Any], raw: bytes) -> str:

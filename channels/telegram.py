@@ -29,34 +29,27 @@ import json
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 import aiohttp
-from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.shared.exceptions import RasaException
-from sanic import Blueprint, response
+from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from channels.common import (
     LazyHttpClient,
-    SeenIds,
-    SenderQueues,
     TextOnlyOutput,
     buttons_as_text,
-    channel_notes,
-    handle_turn,
     is_erasure,
     locale_metadata,
-    log_id,
-    setting,
     split_text,
-    tracker_store_of,
 )
-from channels.guard import RateLimiter, clean_text, install_action_fallback, keep_conversations_in_their_store
+from channels.webhook_base import OnNewMessage, WebhookInput, WebhookTurn
 from secondlook.progress_store import get_store
 
 logger = logging.getLogger(__name__)
@@ -108,20 +101,18 @@ class BotApi(LazyHttpClient):
         super().__init__()
 
     async def call(self, method: str, **params: Any) -> Any:
-        """Calls a method; returns its result, or None when it failed (logged, not raised: a reply that
-        can't be delivered must not break the turn, which is saved either way)."""
-        try:
-            for _attempt in range(2):
-                status, body = await self._post(method, params)
-                if body.get("ok"):
-                    return body.get("result")
-                retry_after = (body.get("parameters") or {}).get("retry_after")
-                if status != 429 or not isinstance(retry_after, int) or retry_after > 5:
-                    break
-                await asyncio.sleep(retry_after)  # flood control: wait as told, once
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
-            logger.error("Telegram %s failed: %s", method, error.__class__.__name__)
-            return None
+        """Calls a method; returns its result, or None when it failed (logged, not raised)."""
+        for _attempt in range(2):
+            answer = await self._post_json(f"{self.base}/{method}", f"Telegram {method}", json=params)
+            if answer is None:
+                return None
+            status, body, _headers = answer
+            if body.get("ok"):
+                return body.get("result")
+            retry_after = (body.get("parameters") or {}).get("retry_after")
+            if status != 429 or not isinstance(retry_after, int) or retry_after > 5:
+                break
+            await asyncio.sleep(retry_after)  # flood control: wait as told, once
         logger.error("Telegram %s failed: %s %s", method, status, body.get("description"))
         return None
 
@@ -131,21 +122,10 @@ class BotApi(LazyHttpClient):
         form.add_field("chat_id", str(chat_id))
         form.add_field("caption", caption)
         form.add_field("document", content, filename=filename, content_type="application/json")
-        try:
-            async with self._client().post(f"{self.base}/sendDocument", data=form) as reply:
-                body = await reply.json(content_type=None)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
-            logger.error("Telegram sendDocument failed: %s", error.__class__.__name__)
-            return False
-        if not isinstance(body, dict) or not body.get("ok"):
-            logger.error("Telegram sendDocument failed: %s", (body or {}).get("description"))
-            return False
-        return True
-
-    async def _post(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        async with self._client().post(f"{self.base}/{method}", json=params) as reply:
-            body = await reply.json(content_type=None)
-        return reply.status, body if isinstance(body, dict) else {}
+        answer = await self._post_json(f"{self.base}/sendDocument", "Telegram sendDocument", data=form)
+        if answer is not None and not answer[1].get("ok"):
+            logger.error("Telegram sendDocument failed: %s", answer[1].get("description"))
+        return answer is not None and bool(answer[1].get("ok"))
 
 
 class ChatLog:
@@ -248,22 +228,19 @@ class TelegramOutput(TextOnlyOutput):
         return await self.api.send_document(self.chat_id, filename, content, caption)
 
 
-class TelegramInput(InputChannel):
+class TelegramInput(WebhookInput):
     """The Telegram webhook; see the module docstring."""
 
-    @classmethod
-    def name(cls) -> str:
-        return "telegram"
+    label = "Telegram"
+    delivery = "update"
 
-    @classmethod
-    def from_credentials(cls, credentials: dict[str, Any] | None) -> TelegramInput:
-        return cls(
-            access_token=setting(credentials, "access_token", "TELEGRAM_ACCESS_TOKEN"),
-            verify=setting(credentials, "verify", "TELEGRAM_VERIFY"),
-            webhook_url=setting(credentials, "webhook_url", "TELEGRAM_WEBHOOK_URL"),
-            api_base_url=setting(credentials, "api_base_url", "TELEGRAM_API_BASE_URL", DEFAULT_API_BASE_URL),
-            secret_token=setting(credentials, "secret_token", "TELEGRAM_SECRET_TOKEN"),
-        )
+    settings = {
+        "access_token": ("TELEGRAM_ACCESS_TOKEN", None),
+        "verify": ("TELEGRAM_VERIFY", None),
+        "webhook_url": ("TELEGRAM_WEBHOOK_URL", None),
+        "api_base_url": ("TELEGRAM_API_BASE_URL", DEFAULT_API_BASE_URL),
+        "secret_token": ("TELEGRAM_SECRET_TOKEN", None),
+    }
 
     def __init__(
         self,
@@ -282,13 +259,7 @@ class TelegramInput(InputChannel):
         self.api = BotApi(api_base_url, access_token) if access_token else None
         self.payloads = PayloadBook()
         self.chat_log = ChatLog()
-        self.seen = SeenIds()
-        self.queues = SenderQueues()
-        self.limiter = RateLimiter()
-
-    @property
-    def enabled(self) -> bool:
-        return self.api is not None
+        super().__init__()
 
     def _check_configuration(self) -> None:
         """A wrong value is a mistake to report at start, not a reason to run half-configured."""
@@ -300,29 +271,9 @@ class TelegramInput(InputChannel):
         if not _SECRET_FORMAT.match(self.secret_token or ""):
             raise RasaException("TELEGRAM_SECRET_TOKEN may only hold A-Z, a-z, 0-9, _ and - (1-256 characters)")
 
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        install_action_fallback()
-        telegram = Blueprint("telegram", __name__)
-        telegram.listener("after_server_start")(keep_conversations_in_their_store)
-
-        @telegram.route("/webhook", methods=["POST"])
-        async def webhook(request: Request) -> HTTPResponse:
-            if not self.enabled:
-                return response.json({"error": "the Telegram channel is not configured"}, status=404)
-            return await self.receive(request, on_new_message)
-
-        if self.enabled:
-            telegram.listener("after_server_start")(self._after_start)
-            telegram.listener("before_server_stop")(self._before_stop)
-        return telegram
-
     async def _after_start(self, app: Any, _loop: Any) -> None:
         # In the background: an unreachable Bot API (offline, tests) must not hold up the start.
         app.add_task(self.register_webhook())
-
-    async def _before_stop(self, _app: Any, _loop: Any) -> None:
-        await self.queues.drain()
-        await self.api.close()
 
     async def register_webhook(self) -> None:
         """setWebhook with the secret Telegram will send back on every update; only the update
@@ -350,7 +301,7 @@ class TelegramInput(InputChannel):
         if me.get("username") and me["username"] != self.verify:
             logger.error("Telegram: the token belongs to @%s, not @%s (TELEGRAM_VERIFY)", me["username"], self.verify)
 
-    async def receive(self, request: Request, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> HTTPResponse:
+    async def receive(self, request: Request, on_new_message: OnNewMessage) -> HTTPResponse:
         """Checks, de-duplicates and queues one update; always answers quickly."""
         sent_secret = request.headers.get(SECRET_HEADER, "")
         if not hmac.compare_digest(sent_secret.encode(), self.secret_token.encode()):
@@ -402,65 +353,34 @@ class TelegramInput(InputChannel):
             return "/greet"
         return "/" + match.group(1) if "@" in text.split()[0] else text
 
-    def _queue(self, app: Any, turn: Turn, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
-        output = TelegramOutput(self.api, self.payloads, turn.chat_id, self.chat_log)
-        output.tracker_store = tracker_store_of(app)  # for the copy of the user's data (a file)
-        sender_id = f"telegram-{turn.chat_id}"
-        notes = channel_notes("telegram")
+    def output_for(self, turn: Turn) -> TelegramOutput:
+        return TelegramOutput(self.api, self.payloads, turn.chat_id, self.chat_log)
 
+    def on_queued(self, app: Any, turn: Turn) -> None:
         if turn.callback_query_id:  # stops the client's spinner now, not after the sender's earlier turns
             app.add_task(self.api.call("answerCallbackQuery", callback_query_id=turn.callback_query_id))
 
-        async def work() -> None:
-            self.chat_log.remember(sender_id, turn.message)
-            if turn.note:
-                await output.send_text_message(sender_id, notes[turn.note])
-            cleaned = clean_text(turn.text) if turn.text else None
-            if cleaned and cleaned.problem:
-                await output.send_text_message(sender_id, cleaned.reply)
-            elif cleaned:
-                message = UserMessage(
-                    cleaned.text,
-                    output,
-                    sender_id,
-                    input_channel=self.name(),
-                    metadata=locale_metadata(turn.language_code) or None,
-                )
-                await handle_turn(on_new_message, message, tracker_store_of(app), notes["privacy_note"])
-            if output.erasure_note:  # after the bot's closing words: what could and couldn't be deleted
-                await output.send_text_message(sender_id, notes[output.erasure_note])
+    def before_turn(self, turn: Turn) -> None:
+        self.chat_log.remember(turn.sender_id, turn.message)
 
-        if not self.limiter.allow(sender_id):  # a flood: dropped before any work (and any reply)
-            logger.warning("Telegram: sender %s over the rate limit, update dropped", log_id(sender_id))
-            return
-        logger.debug("Telegram: turn queued for %s", log_id(sender_id))
-        self.queues.submit(sender_id, work)
-
-    def get_output_channel(self) -> None:
-        """No chat-less output channel: a reply always needs the chat of an update."""
-        return None
+    def metadata(self, turn: Turn) -> dict[str, Any] | None:
+        return locale_metadata(turn.language_code) or None
 
 
-class Turn:
+@dataclass
+class Turn(WebhookTurn):
     """What one update asks the bot to do."""
 
-    __slots__ = ("chat_id", "text", "language_code", "callback_query_id", "note", "message")
+    chat_id: int
+    text: str | None
+    language_code: Any = None
+    callback_query_id: str | None = None
+    note: str | None = None
+    message: dict[str, Any] | None = None  # the user's message, whose id is kept for an erasure (None for a button)
 
-    def __init__(
-        self,
-        chat_id: int,
-        text: str | None,
-        language_code: Any = None,
-        callback_query_id: str | None = None,
-        note: str | None = None,
-        message: dict[str, Any] | None = None,
-    ) -> None:
-        self.chat_id = chat_id
-        self.text = text
-        self.language_code = language_code
-        self.callback_query_id = callback_query_id
-        self.note = note
-        self.message = message  # the user's message, whose id is kept for an erasure (None for a button)
+    @property
+    def sender_id(self) -> str:
+        return f"telegram-{self.chat_id}"
 
 
 def derived_secret(access_token: str) -> str:

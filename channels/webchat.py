@@ -60,16 +60,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from channels.guard import (
-    MAX_METADATA_BYTES,
-    AddressLimit,
-    RateLimiter,
-    answer_turn,
-    clean_text,
-    install_action_fallback,
-    keep_conversations_in_their_store,
-    texts,
-)
+from channels.guard import MAX_METADATA_BYTES, AddressLimit, RateLimiter, answer_turn, clean_text, texts
+from channels.rasa_patches import apply as apply_rasa_patches
 from secondlook.paths import PROJECT_ROOT
 
 logger = logging.getLogger(__name__)
@@ -308,12 +300,11 @@ class WebChatInput(SocketIOInput):
     # --- the socket -----------------------------------------------------------------------------
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        install_action_fallback()
         session_ids = SessionIds(session_key())
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self.origin_check)
         self.sio = sio
         socketio_webhook = ChatSocketBlueprint(sio, self.socketio_path, self.page_blueprint(), "webchat_socket")
-        socketio_webhook.listener("after_server_start")(keep_conversations_in_their_store)
+        apply_rasa_patches(socketio_webhook)
 
         @sio.on("connect", namespace=self.namespace)
         async def connect(sid: str, environ: dict, auth: dict | None) -> bool:

@@ -15,18 +15,17 @@ from rasa.shared.core.events import ActiveLoop, BotUttered, SessionStarted, Slot
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
-from channels import guard, webchat
+from channels import guard, rasa_patches, webchat
 from channels.guard import (
     MAX_MESSAGE_CHARS,
     AddressLimit,
     RateLimiter,
     answer_turn,
     clean_text,
-    install_action_fallback,
-    keep_conversations_in_their_store,
     texts,
     too_long_text,
 )
+from channels.rasa_patches import install_action_fallback, keep_conversations_in_their_store
 from channels.telegram import SECRET_HEADER, TelegramInput
 from channels.webchat import SessionIds
 from secondlook.devtools.servers import free_port
@@ -228,9 +227,9 @@ async def test_a_down_tracker_store_fails_the_turn_instead_of_starting_an_empty_
     await keep_conversations_in_their_store(
         SimpleNamespace(ctx=SimpleNamespace(agent=SimpleNamespace(tracker_store=store)))
     )
-    with pytest.raises(guard.ConversationStoreUnavailable):
+    with pytest.raises(rasa_patches.ConversationStoreUnavailable):
         await store.retrieve("someone")
-    with pytest.raises(guard.ConversationStoreUnavailable):
+    with pytest.raises(rasa_patches.ConversationStoreUnavailable):
         await store.save(DialogueStateTracker("someone", slots=[]))
     assert await store.fallback_tracker_store.retrieve("someone") is None  # nothing kept aside
 

@@ -18,7 +18,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import create_engine, text
 
 from channels.common import log_id
-from channels.guard import answer_turn, keep_conversations_in_their_store
+from channels.guard import answer_turn
+from channels.rasa_patches import keep_conversations_in_their_store
 from secondlook.paths import PROJECT_ROOT
 from stores.tracker_store import (
     ConversationStoreError,
@@ -120,7 +121,7 @@ SECRET_TEXT = "the biopsy says stage 3 lymphoma"
 
 async def failed_turn_log(store: ErasableSQLTrackerStore, sender: str, domain: Domain, caplog) -> str:
     """Everything logged, at every level, while a turn's save fails inside Rasa's fail-safe wrapper with
-    our error callback (channels/guard.py), the turn running through the channels' `answer_turn`."""
+    our error callback (channels/rasa_patches.py), the turn running through the channels' `answer_turn`."""
     fail_safe = FailSafeTrackerStore(store)
     await keep_conversations_in_their_store(
         SimpleNamespace(ctx=SimpleNamespace(agent=SimpleNamespace(tracker_store=fail_safe)))

@@ -1,0 +1,144 @@
+"""The two places where the project changes Rasa's own code, in one module, each checked against the
+Rasa it was written for:
+
+- `RemoteAction.run` is wrapped (`install_action_fallback`): a time limit, and an honest reply
+  (channels/guard.py `fallback_events`) when a custom action fails, which Rasa 3.6 would swallow;
+- `FailSafeTrackerStore`'s error callback is set (`keep_conversations_in_their_store`) so that a
+  tracker store that is down fails the turn instead of carrying on with an empty conversation.
+
+Rasa gives a project no start hook but its channels, so each of our channels calls `apply` from its
+`blueprint()` (Rasa builds those while it sets the server up, before it serves): whichever channels
+credentials.yml enables, the patches are in, and what `apply` does happens once. It first checks the
+Rasa version and the source of what is patched (a SHA-256 of `inspect.getsource`); on any other
+Rasa it raises, and `rasa run` stops at start instead of running with a patch that may no longer fit.
+After an upgrade: read the patched code again, adapt the patch, then update `WRITTEN_FOR` and the
+hashes (`python -m channels.rasa_patches` prints the current ones).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import rasa
+from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
+from rasa.core.tracker_store import FailSafeTrackerStore
+from rasa.shared.core.events import Event
+from sanic import Blueprint
+
+from channels.guard import FALLBACK_MARK, action_timeout, fallback_events
+
+logger = logging.getLogger(__name__)
+
+WRITTEN_FOR = "3.6.21"  # the Rasa version whose code the patches below were read against
+
+
+class RasaChanged(RuntimeError):
+    """The installed Rasa is not the one a patch was written for."""
+
+
+@dataclass(frozen=True)
+class Patched:
+    """Rasa code a patch depends on: its dotted name, how to get it, the SHA-256 of its source."""
+
+    name: str
+    target: Callable[[], Any]
+    sha256: str
+
+
+_ORIGINAL_RUN = RemoteAction.run  # read before any wrapping: the check is of Rasa's own code
+
+PATCHED = (
+    Patched(
+        "rasa.core.actions.action.RemoteAction.run",
+        lambda: _ORIGINAL_RUN,
+        "ccabf6f1160d527a157fad5bd285ce69e8221b1bcad23f8a61499b4360a1c17e",
+    ),
+    # The whole class: the patch relies on every method calling the callback before falling back.
+    Patched(
+        "rasa.core.tracker_store.FailSafeTrackerStore",
+        lambda: FailSafeTrackerStore,
+        "84833481b14c227182874efd8cc077b834354f124289234c9ea26c053ec64e29",
+    ),
+)
+
+
+def source_hash(code: Any) -> str:
+    return hashlib.sha256(inspect.getsource(code).encode()).hexdigest()
+
+
+def check(patched: Patched, version: str | None = None) -> None:
+    """Raises `RasaChanged` unless Rasa is `WRITTEN_FOR` and the patched code is the code read."""
+    version = rasa.__version__ if version is None else version
+    if version != WRITTEN_FOR:
+        raise RasaChanged(
+            f"channels/rasa_patches.py was written for Rasa {WRITTEN_FOR}, this is Rasa {version}: "
+            f"read {patched.name} again and update the patch"
+        )
+    if source_hash(patched.target()) != patched.sha256:
+        raise RasaChanged(
+            f"{patched.name} is not the code channels/rasa_patches.py was written for: read it again "
+            "and update the patch and its hash"
+        )
+
+
+def apply(blueprint: Blueprint) -> None:
+    """Checks and applies both patches: `RemoteAction.run` once per process, the tracker store's
+    callback after the server has started (the agent is loaded by then)."""
+    for patched in PATCHED:
+        check(patched)
+    install_action_fallback()
+    blueprint.listener("after_server_start")(keep_conversations_in_their_store)
+
+
+class ConversationStoreUnavailable(Exception):
+    """The tracker store can't be read or written: the turn stops here (and gets the honest reply)."""
+
+
+def _refuse_in_memory_fallback(error: Exception) -> None:
+    raise ConversationStoreUnavailable(type(error).__name__) from error
+
+
+async def keep_conversations_in_their_store(app: Any, _loop: Any = None) -> None:
+    """Rasa wraps the tracker store in a `FailSafeTrackerStore` which, when the database is down,
+    carries on with an empty conversation in memory: the user would meet a stranger (the disclaimer
+    again, no progress) and what they said meanwhile would be lost when the database is back. Its
+    error callback (a constructor argument Rasa never sets) is made to raise instead, so such a turn
+    fails and gets the honest reply. An `after_server_start` listener (the agent is loaded before); a
+    model loaded later through the HTTP API doesn't get it."""
+    store = getattr(getattr(app.ctx, "agent", None), "tracker_store", None)
+    if isinstance(store, FailSafeTrackerStore):
+        store._on_tracker_store_error = _refuse_in_memory_fallback
+
+
+def install_action_fallback() -> None:
+    """Wraps `RemoteAction.run` once per process: a time limit, and `fallback_events` on any failure.
+
+    A rejection (`ActionExecutionRejection`, a form's validation saying no) is normal dialogue and
+    passes through; cancellation (a server shutting down) too."""
+    if getattr(RemoteAction.run, FALLBACK_MARK, False):
+        return
+    original = RemoteAction.run
+
+    async def run(self: RemoteAction, output_channel: Any, nlg: Any, tracker: Any, domain: Any) -> list[Event]:
+        try:
+            return await asyncio.wait_for(original(self, output_channel, nlg, tracker, domain), action_timeout())
+        except ActionExecutionRejection:
+            raise
+        except Exception as error:
+            logger.error("custom action %s failed (%s); the user gets the honest reply", self.name(), repr(error))
+            return fallback_events(self.name(), tracker)
+
+    setattr(run, FALLBACK_MARK, True)
+    RemoteAction.run = run
+
+
+if __name__ == "__main__":
+    print(f"Rasa {rasa.__version__}")
+    for item in PATCHED:
+        print(f"{item.name} {source_hash(item.target())}")
