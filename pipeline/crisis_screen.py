@@ -46,14 +46,14 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import SVC
 
 from pipeline import sentence_encoder
-from pipeline.safety_screen import SET_ASIDE
+from pipeline.safety_screen import SET_ASIDE, raise_emergency
 from pipeline.trained import intent_examples, restore_artefact, source_fingerprint, store_artefact
 
 logger = logging.getLogger(__name__)
@@ -265,23 +265,8 @@ def _needs_reading(message: Message) -> bool:
 
 def _raise_alarm(message: Message, verdict: Verdict) -> None:
     logger.info("crisis screen: %s (%s, %.2f)", verdict.kind, verdict.category, verdict.score)
-    decided = {"name": EMERGENCY_INTENT, "confidence": 1.0}
-    ranking = [item for item in message.get(INTENT_RANKING_KEY) or [] if item.get("name") != EMERGENCY_INTENT]
-    message.set(INTENT, decided, add_to_output=True)
-    message.set(INTENT_RANKING_KEY, [decided, *ranking], add_to_output=True)
-    entities = [*(message.get(ENTITIES) or []), _kind_entity(message, verdict)]
-    message.set(ENTITIES, entities, add_to_output=True)
-
-
-def _kind_entity(message: Message, verdict: Verdict) -> dict[str, Any]:
-    return {
-        "entity": KIND_ENTITY,
-        "value": verdict.kind,
-        "start": 0,
-        "end": len(message.get(TEXT) or ""),
-        "extractor": CrisisScreenClassifier.__name__,
-        "rule": f"semantic_{verdict.category}",  # a category name for the review log; never the text
-    }
+    # a category name for the review log; never the text
+    raise_emergency(message, verdict.kind, CrisisScreenClassifier.__name__, f"semantic_{verdict.category}")
 
 
 def _file_hash(path: Path) -> str:

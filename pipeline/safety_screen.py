@@ -74,22 +74,7 @@ class SafetyScreenClassifier(GraphComponent):
 
     def _raise_alarm(self, message: Message, screening: Screening) -> None:
         logger.info("safety screen: %s (rule %s)", screening.risk.value, screening.rule)
-        verdict = {"name": EMERGENCY_INTENT, "confidence": 1.0}
-        ranking = [item for item in message.get(INTENT_RANKING_KEY) or [] if item.get("name") != EMERGENCY_INTENT]
-        message.set(INTENT, verdict, add_to_output=True)
-        message.set(INTENT_RANKING_KEY, [verdict, *ranking], add_to_output=True)
-        entities = [entity for entity in message.get(ENTITIES) or [] if entity.get("entity") != KIND_ENTITY]
-        entities.append(
-            {
-                "entity": KIND_ENTITY,
-                "value": screening.risk.value,
-                "start": 0,
-                "end": len(message.get(TEXT) or ""),
-                "extractor": type(self).__name__,
-                "rule": screening.rule,  # the pattern id, for the review log; never the text
-            }
-        )
-        message.set(ENTITIES, entities, add_to_output=True)
+        raise_emergency(message, screening.risk.value, type(self).__name__, screening.rule)
 
     def _classifier_alarm_overruled(self, message: Message, screening: Screening) -> bool:
         """Whether the classifier says emergency but the screen knows better (or the classifier is unsure)."""
@@ -116,3 +101,24 @@ class SafetyScreenClassifier(GraphComponent):
             ranking = [best, *ranking]
         message.set(INTENT, best, add_to_output=True)
         message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+
+
+def raise_emergency(message: Message, kind: str, extractor: str, rule: str | None) -> None:
+    """Make the message an `emergency` with one `emergency_kind` entity: what both screens do when they
+    fire. `rule` names the pattern or category for the review log, never the text."""
+    verdict = {"name": EMERGENCY_INTENT, "confidence": 1.0}
+    ranking = [item for item in message.get(INTENT_RANKING_KEY) or [] if item.get("name") != EMERGENCY_INTENT]
+    message.set(INTENT, verdict, add_to_output=True)
+    message.set(INTENT_RANKING_KEY, [verdict, *ranking], add_to_output=True)
+    entities = [entity for entity in message.get(ENTITIES) or [] if entity.get("entity") != KIND_ENTITY]
+    entities.append(
+        {
+            "entity": KIND_ENTITY,
+            "value": kind,
+            "start": 0,
+            "end": len(message.get(TEXT) or ""),
+            "extractor": extractor,
+            "rule": rule,
+        }
+    )
+    message.set(ENTITIES, entities, add_to_output=True)
