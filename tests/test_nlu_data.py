@@ -15,9 +15,11 @@ EVALUATION_FILES = sorted((PROJECT_ROOT / "tests" / "nlu").glob("*.yml"))
 # Written blind (tests/peoples_words/README.md): plain `items` with a `text` each. small_talk.yml is left
 # out: 59 of its 79 stock phrases ("thanks", "are you a bot?") were already training examples before it
 # was written, so only its other lines measure anything (the README says so).
-BLIND_FILES = sorted(
-    path for path in (PROJECT_ROOT / "tests" / "peoples_words").glob("*.yml") if path.name != "small_talk.yml"
-) + sorted((PROJECT_ROOT / "tests" / "peoples_words_b").glob("*.yml")) + sorted((PROJECT_ROOT / "tests" / "safety").glob("crisis_blind_*.yml"))  # tests/safety/README.md
+BLIND_FILES = (
+    sorted(path for path in (PROJECT_ROOT / "tests" / "peoples_words").glob("*.yml") if path.name != "small_talk.yml")
+    + sorted((PROJECT_ROOT / "tests" / "peoples_words_b").glob("*.yml"))
+    + sorted((PROJECT_ROOT / "tests" / "safety").glob("crisis_blind_*.yml"))
+)  # tests/safety/README.md
 
 
 def _normalised(text: str) -> str:

@@ -83,6 +83,47 @@ def test_tag_accuracy_over_the_labelled_lines():
 
 
 @pytest.mark.parametrize(
+    "text,tags",
+    [
+        # Reasons as a purpose, a feeling, a duty to family, a need for certainty.
+        ("I'm only asking so that we can make this choice calmly.", ("honest_reason",)),
+        ("Honestly it's all so new to me that I can barely take it in.", ("honest_reason",)),
+        ("My grandchildren need me to be careful with this.", ("honest_reason",)),
+        ("I need to hear about every alternative before I sign anything.", ("honest_reason",)),
+        ("I'd like to be certain we've ruled everything else out.", ("honest_reason",)),
+        # Asking for a name, help arranging it, or the notes sent on.
+        ("Who would you refer me to?", ("requests_referral",)),
+        ("Could you help me book one?", ("requests_referral",)),
+        ("Is there a cardiologist I could see for another view?", ("requests_referral",)),
+        ("Could you put us in touch with a specialist in Bristol?", ("requests_referral",)),
+        # Asking what the doctor's view rests on.
+        ("How certain can you be?", ("asks_why",)),
+        ("What makes you confident it's a cyst?", ("asks_why",)),
+        ("What evidence points to it?", ("asks_why",)),
+    ],
+)
+def test_peoples_own_phrasings(text, tags):
+    assert assess_line(text).tags == tags
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Could it be something else entirely?",  # about the illness, not the doctor's grounds
+        "How sure is the lab about these numbers?",  # not the doctor's certainty
+        "What evidence should I bring to the tribunal?",  # the user's errand
+        "So I can catch my train, how long will this take?",  # a purpose that is not a reason
+        "I don't want to hear every option today.",  # no wish for certainty
+        "Where do I go to pay for parking?",  # asking the way, not for a doctor
+        "Who should I give this form to?",
+        "The surgeon you sent me to was lovely.",
+    ],
+)
+def test_look_alikes_of_the_new_phrasings_get_no_tag(text):
+    assert assess_line(text).tags == ()
+
+
+@pytest.mark.parametrize(
     "text,is_question",
     [
         ("Should I get a second opinion?", True),

@@ -32,6 +32,7 @@ from secondlook.rehearsal.patterns import (
     STRONG_EVAL,
     TENTATIVE,
     WH_WORDS,
+    WISH_LEMMAS,
     compiled,
 )
 
@@ -263,6 +264,8 @@ def _asks_why(facts: _Facts) -> bool:
         return True
     if not facts.question_like:
         return False
+    if _asks_grounds(facts):
+        return True
     if any(not _first_person_feeling(span.root) for span in facts.concepts.get("REACTION", [])):
         return True
     # "Is there a reason you'd prefer I didn't?": a reason the doctor holds.
@@ -270,6 +273,23 @@ def _asks_why(facts: _Facts) -> bool:
         token.lemma_ == "reason" and any(_is_you(child) and child.dep_ == "nsubj" for child in token.subtree)
         for token in facts.sent
     )
+
+
+def _asks_grounds(facts: _Facts) -> bool:
+    """Asking what the doctor's view rests on -- "how sure are you?", "what makes you so certain?",
+    "what evidence supports it?" -- asks the doctor to explain their stance, as "why" does. "Could it
+    be something else?" asks about the illness, not the doctor's grounds, and is left out."""
+    # "What evidence do I need to bring?" is the user's errand, not a question about the doctor.
+    if any(not _is_first_person(_subject(_clause_verb(span.root))) for span in facts.concepts.get("GROUNDS", [])):
+        return True
+    return any(_how_sure_you(token) for token in facts.sent)
+
+
+def _how_sure_you(token: Token) -> bool:
+    """ "How certain are you?", "how confident do you feel?"; not "how sure is the lab?"."""
+    if token.lemma_.lower() not in CERTAINTY or not any(child.lower_ == "how" for child in token.children):
+        return False
+    return _is_you(_subject(_clause_verb(token)))
 
 
 def _first_person_feeling(token: Token) -> bool:
@@ -288,23 +308,43 @@ def _referral(facts: _Facts) -> bool:
     for (verb,) in facts.deps.get("REFER", []):
         if request and not _negated(verb) and verb.tag_ != "VBD":
             return True
-    recommendations = facts.deps.get("RECOMMEND", []) + facts.deps.get("RECOMMEND_REL", [])
-    if request and any(not _negated(match[0]) for match in recommendations):
+    # "help me get one", "a centre you could point me to", "put me in touch with a surgeon"
+    recommendations = [facts.deps.get(label, []) for label in ("RECOMMEND", "RECOMMEND_REL", "POINT_REL", "CONNECT")]
+    recommendations.append(facts.deps.get("HELP_ARRANGE", []))
+    if request and any(not _negated(match[0]) for matches in recommendations for match in matches):
         return True
-    if facts.question and _wh_recommendation(facts.sent):
+    if request and any(not _negated(span.root) for span in facts.concepts.get("HELP_ONE", [])):
+        return True
+    # "Is there another doctor I could see?" asks for a name; as a statement it is a plan.
+    if facts.question_like and facts.deps.get("SEEK_REL"):
+        return True
+    if facts.question and _wh_recommendation(facts):
         return True
     return request and any(not _negated(match[0]) for match in facts.deps.get("RECORDS", []))
 
 
-def _wh_recommendation(sent: Span) -> bool:
-    """ "Who would you suggest I see?", "Where should I go for this?" """
-    words = {token.lower_ for token in sent}
-    lemmas = {token.lemma_.lower() for token in sent}
+def _wh_recommendation(facts: _Facts) -> bool:
+    """ "Who would you suggest I see?", "Where should I go for this?", "Who would you send me to?" """
+    words = {token.lower_ for token in facts.sent}
+    lemmas = {token.lemma_.lower() for token in facts.sent}
     if "which" in words and lemmas & set(PERSON_NOUNS):  # "which specialist would you see?"
         return True
-    return bool(words & {"who", "where"}) and bool(
-        lemmas & {"recommend", "suggest", "see", "go", "contact", "consult", "visit", "try", "trust"}
-    )
+    if words & {"who", "where"} and lemmas & {"recommend", "suggest", "trust"}:
+        return True
+    if "who" in words and lemmas & {"see", "go", "contact", "consult", "visit", "try"}:
+        return True
+    if words & {"who", "where"} and any(_sends_me(token) for token in facts.sent):
+        return True
+    # "Where should I go?" asks for advice; "where do I go for the blood test?" asks the way.
+    advice = any(token.tag_ == "MD" for token in facts.sent) or facts.has("SO") or facts.has("SO_WEAK")
+    return "where" in words and advice and bool(lemmas & {"see", "go", "contact", "consult", "visit", "try"})
+
+
+def _sends_me(token: Token) -> bool:
+    """ "send me", "point us": the user is the one sent; "who should I send the form to?" is an errand."""
+    if token.lemma_.lower() not in ("send", "refer", "point", "direct"):
+        return False
+    return any(child.dep_ == "dobj" and child.lower_ in ("me", "us") for child in token.children)
 
 
 def _request_context(facts: _Facts) -> bool:
@@ -325,9 +365,62 @@ def _reasons(facts: _Facts) -> list[Token]:
     anchors = [span.root for label in ("PEACE", "FAMILY") for span in facts.concepts.get(label, [])]
     anchors += [span.root for span in facts.concepts.get("SERIOUS", []) if not _negated(_clause_verb(span.root))]
     anchors += [token for token in facts.sent if _reason_word(token)]
+    anchors += _purposes(facts) + _taking_in(facts) + _wanting_every_option(facts)
     if facts.question_like or facts.hedged:
         return anchors  # "for my peace of mind, could you refer me?" is a reason attached to a request
     return [anchor for anchor in anchors if not _about_you(anchor)]
+
+
+def _purposes(facts: _Facts) -> list[Token]:
+    """ "so I can stop lying awake wondering": a first-person purpose that is about deciding, certainty or
+    peace of mind; "so I can book the scan" is an errand, not a reason."""
+    anchors = []
+    for span in facts.concepts.get("PURPOSE", []):
+        subject = next(token for token in span if token.lower_ in ("i", "we"))
+        clause = {token.i for token in subject.head.subtree}
+        anchors += [goal.root for goal in facts.concepts.get("GOAL", []) if goal.root.i in clause]
+    return anchors
+
+
+def _taking_in(facts: _Facts) -> list[Token]:
+    """ "All of this is new to me", "another view would help me take it in": struggling with the news is a
+    feeling. Asking the doctor to do it ("could you help me get my head around the results?", "could you
+    take it in to the lab?") is a request, not a reason."""
+    anchors = []
+    for span in facts.concepts.get("TAKING_IN", []):
+        verb = _clause_verb(span.root)
+        verbs = [verb, *_ancestors_upto_sentence(verb)]
+        if not any(_is_you(_subject(token)) for token in verbs) and _struggling(span.root, verb):
+            anchors.append(span.root)
+    return anchors
+
+
+def _struggling(root: Token, verb: Token) -> bool:
+    if root.lemma_.lower() in ("take", "get"):
+        # "I can't take it all in" is the feeling itself; "I took it in to the pharmacy" is an errand done.
+        return root.tag_ in ("VB", "VBG")
+    return not _negated(verb)  # "this isn't new to me"
+
+
+def _wanting_every_option(facts: _Facts) -> list[Token]:
+    """ "I want to understand every option", "I need to know we've ruled everything else out": a need for
+    certainty when the user wishes it; "have you ruled out an infection?" is a question, not a reason."""
+    verbs = [match[0] for label in ("WEIGH_OPTIONS", "RULED_OUT") for match in facts.deps.get(label, [])]
+    return [verb for verb in verbs if _wished(verb)]
+
+
+def _wished(verb: Token) -> bool:
+    """The verb, or one it hangs from, is wanted or needed by the user ("I need to know ...", "I owe it to
+    my kids to ..."), and no verb on the way is negated ("I don't need to hear every option")."""
+    chain = [verb, *_ancestors_upto_sentence(verb)]
+    if any(_negated(token) for token in chain):
+        return False
+    return any(
+        token.lemma_.lower() in WISH_LEMMAS
+        and token.dep_ not in ("aux", "auxpass")
+        and _is_first_person(_subject(token))
+        for token in chain
+    )
 
 
 def _reason_word(token: Token) -> bool:
@@ -354,6 +447,8 @@ def _wants_certainty(token: Token) -> bool:
     head = token.head
     if any(child.dep_ == "ccomp" and _is_you(_subject(child)) for child in token.children):
         return False  # "I'm not sure you know what you're doing" is not a reason
+    if any(child.dep_ == "nsubj" and _is_you(child) for child in token.children):
+        return False  # "what makes you confident?" asks about the doctor's certainty, not the user's
     if head.lemma_.lower() == "make" or any(child.lower_ == "to" for child in head.children):
         return True
     if head.dep_ == "xcomp" or head.lemma_.lower() in ("want", "need", "like"):
@@ -380,6 +475,8 @@ def _asks_opinion(facts: _Facts, line_has_so: bool, why: bool, referral: bool) -
     if why or not facts.question_like:
         return False
     taken = facts.covered("SO", "SO_WEAK", "PEACE", "INDIRECT", "REFERRAL_NOUN")
+    # "Can you help me get one?" asks for help arranging it, not whether it would help.
+    taken |= {token.i for match in facts.deps.get("HELP_ARRANGE", []) for token in match} | facts.covered("HELP_ONE")
     evals = [span.root for span in facts.concepts.get("EVAL", []) if span.root.i not in taken]
     strong = any(token.lemma_.lower() in STRONG_EVAL or token.lower_ in STRONG_EVAL for token in evals)
     if referral:

@@ -64,6 +64,7 @@ TENTATIVE = _lexicon("tentative")
 WH_WORDS = set(_lexicon("wh_words"))
 AUX_LEMMAS = set(_lexicon("aux_lemmas"))
 HEDGE_MODALS = set(_lexicon("hedge_modals"))
+WISH_LEMMAS = set(_lexicon("wish_lemmas"))
 LEAD_INS = set(_lexicon("lead_ins"))
 
 
