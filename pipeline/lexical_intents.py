@@ -23,14 +23,14 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from pipeline import tfidf
-from pipeline.trained import intent_examples, restore_artefact, source_fingerprint, store_artefact
+from pipeline.trained import blend_ranking, intent_examples, restore_artefact, source_fingerprint, store_artefact
 
 logger = logging.getLogger(__name__)
 
@@ -123,19 +123,10 @@ class LexicalIntentClassifier(GraphComponent):
         probabilities = self._model.named_steps["classifier"].predict_proba(features)
         classes = self._model.named_steps["classifier"].classes_
         for (message, _), row in zip(parseable, probabilities, strict=True):
-            self._combine(message, dict(zip(classes, row, strict=True)))
+            blend_ranking(
+                message,
+                dict(zip(classes, row, strict=True)),
+                self._config["previous_weight"],
+                self._config["ranking_length"],
+            )
         return messages
-
-    def _combine(self, message: Message, linear: dict[str, float]) -> None:
-        weight = self._config["previous_weight"]
-        previous = {item["name"]: item["confidence"] for item in message.get(INTENT_RANKING_KEY) or []}
-        names = set(previous) | set(linear)
-        averaged = {
-            name: float(weight * previous.get(name, 0.0) + (1 - weight) * linear.get(name, 0.0)) for name in names
-        }
-        # Ties broken by name: the order of a set of strings changes with the hash seed.
-        ordered = sorted(averaged.items(), key=lambda item: (-item[1], item[0]))
-        ranking = ordered[: self._config["ranking_length"]]
-        ranking = [{"name": name, "confidence": confidence} for name, confidence in ranking]
-        message.set(INTENT, ranking[0], add_to_output=True)
-        message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)

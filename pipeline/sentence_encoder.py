@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -31,6 +32,33 @@ FILE_SHA256 = {
 }
 BUCKETS = (16, 24, 32, 48, 64, 96, 128)
 DIMENSIONS = 384
+
+_SENTENCE_END = re.compile(r"(?<=[.!?;…])\s+|\n+")
+MAX_SENTENCES = 12
+MAX_CHARS = 2000
+# Where a message's piece vectors are kept on the Rasa Message, so that the components that read them
+# (the semantic intent classifier, then the crisis screen) encode each message once. Never output.
+PIECE_VECTORS = "secondlook_piece_vectors"
+
+
+def pieces(text: str) -> list[str]:
+    """The message whole, then each of its sentences (when there are several). Its own splitter: Rasa's
+    spaCy runs without the parser."""
+    text = text.strip()[:MAX_CHARS]
+    sentences = [part.strip() for part in _SENTENCE_END.split(text) if part and len(part.strip()) > 2]
+    if len(sentences) <= 1:
+        return [text]
+    return [text, *sentences[:MAX_SENTENCES]]
+
+
+def piece_vectors(message, text: str) -> np.ndarray:
+    """The embeddings of pieces(text), computed once per message and kept on it."""
+    cached = message.get(PIECE_VECTORS)
+    if cached is not None and cached[0] == text:
+        return cached[1]
+    vectors = load_encoder().encode(pieces(text))
+    message.set(PIECE_VECTORS, (text, vectors))
+    return vectors
 
 
 def encoder_fingerprint() -> str:

@@ -15,7 +15,8 @@ from typing import Any
 
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import INTENT, TEXT
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 logger = logging.getLogger(__name__)
@@ -48,3 +49,19 @@ def restore_artefact(model_storage: ModelStorage, resource: Resource, filename: 
     except (ValueError, FileNotFoundError):
         logger.warning(missing)
         return None
+
+
+def blend_ranking(message: Message, other: dict[str, float], previous_weight: float, length: int) -> None:
+    """Average the intent ranking already on the message (keeping `previous_weight` of it) with another
+    model's probabilities, and set the result as the message's intent and ranking."""
+    previous = {item["name"]: item["confidence"] for item in message.get(INTENT_RANKING_KEY) or []}
+    names = set(previous) | set(other)
+    averaged = {
+        name: float(previous_weight * previous.get(name, 0.0) + (1 - previous_weight) * other.get(name, 0.0))
+        for name in names
+    }
+    # Ties broken by name: the order of a set of strings changes with the hash seed.
+    ordered = sorted(averaged.items(), key=lambda item: (-item[1], item[0]))[:length]
+    ranking = [{"name": name, "confidence": confidence} for name, confidence in ordered]
+    message.set(INTENT, ranking[0], add_to_output=True)
+    message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)

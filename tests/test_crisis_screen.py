@@ -12,8 +12,8 @@ from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.training_data.loading import load_data
 from rasa.shared.nlu.training_data.message import Message
 
-from pipeline.crisis_screen import EXEMPLARS, CrisisScreenClassifier, load_exemplars, pieces
-from pipeline.sentence_encoder import BUCKETS, bucket_for, load_encoder
+from pipeline.crisis_screen import EXEMPLARS, CrisisScreenClassifier, load_exemplars
+from pipeline.sentence_encoder import BUCKETS, bucket_for, load_encoder, pieces
 from secondlook.paths import PROJECT_ROOT
 
 
@@ -157,3 +157,17 @@ def test_the_exemplars_cover_every_category_and_never_copy_an_evaluation_text():
         t.strip().lower() for t, _ in exemplars.near_misses
     }
     assert not written & evaluation, f"{EXEMPLARS.name} copies evaluation texts"
+
+
+def test_examples_marked_as_not_a_negative_are_left_out_of_what_the_screen_learns():
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    from pipeline.crisis_screen import _teaches_what_is_not_a_crisis
+
+    marked = Message.build(
+        "my GP shrugged it off", "doctor_defensive", intent_metadata={"crisis_screen_negative": False}
+    )
+    assert not _teaches_what_is_not_a_crisis(marked)
+    assert _teaches_what_is_not_a_crisis(Message.build("my GP shrugged it off", "doctor_defensive"))
+    voice = load_data(str(PROJECT_ROOT / "data" / "nlu" / "peoples_voice.yml")).intent_examples
+    assert voice and not any(_teaches_what_is_not_a_crisis(message) for message in voice)

@@ -129,3 +129,17 @@ def test_without_everyday_examples_there_is_no_relevance_model():
     index = NoveltyIndex.build([t for t, _ in examples], [i for _, i in examples], ignored=frozenset({"greet"}))
     assert index.relevance is None
     assert index.assess("anything", "forget_me")[1] is None
+
+
+def test_a_long_story_around_a_known_question_is_not_new_ground():
+    examples = [(text, intent) for intent, texts in TRAINING.items() for text in texts]
+    index = NoveltyIndex.build([text for text, _ in examples], [intent for _, intent in examples])
+    story = (
+        "So last month I finally got the results back after weeks of waiting around. My husband drove me to "
+        "the clinic and we sat in the car park for ages before going in. The consultant was kind enough but "
+        "rushed. Honestly I doubt what my doctor told me."
+    )
+    # The question sentence is a training example: the story around it must not dilute it below the bar.
+    by_sentence = index.assess(story, "doubt_diagnosis")[0]
+    whole_only = index._similarity(index.vectorizer.transform([story]), "doubt_diagnosis")
+    assert by_sentence > 0.9 and whole_only < by_sentence - 0.1  # the rest of the story dilutes it
