@@ -1,4 +1,6 @@
-"""Clarifying question when the NLU is unsure: the likeliest meanings as buttons, plus a way out."""
+"""The clarifying question when the NLU is unsure: one sentence saying what the assistant thinks it
+heard and "Is that it?", with the best guess as "Yes, that's it", a close second guess or two as
+buttons, and a way out. A person asks like this; a menu of four titles felt like a phone tree."""
 
 from typing import Any
 
@@ -10,20 +12,30 @@ from secondlook.replies import button, say
 
 MAX_OPTIONS = 3
 MIN_CONFIDENCE = 0.05
+# A runner-up at least this close to the best guess is offered too; further behind, it is noise.
+CLOSE_RATIO = 0.5
 
 
 def intent_labels() -> dict[str, str]:
     return content("intent_labels.yml")
 
 
+def understood() -> dict[str, str]:
+    return content("understood.yml")
+
+
 def likely_intents(ranking: list[dict]) -> list[str]:
-    """The best-ranked intents that have a readable label, most confident first."""
+    """The best-ranked intents that have a readable label, most confident first, close runners-up only."""
     labels = intent_labels()
     ordered = sorted(ranking, key=lambda item: item.get("confidence", 0), reverse=True)
-    names = [
-        item["name"] for item in ordered if item.get("name") in labels and item.get("confidence", 0) >= MIN_CONFIDENCE
+    candidates = [
+        item for item in ordered if item.get("name") in labels and item.get("confidence", 0) >= MIN_CONFIDENCE
     ]
-    return names[:MAX_OPTIONS]
+    if not candidates:
+        return []
+    best = candidates[0]["confidence"]
+    close = [item["name"] for item in candidates[1:] if item["confidence"] >= CLOSE_RATIO * best]
+    return [candidates[0]["name"], *close][:MAX_OPTIONS]
 
 
 class ActionClarifyIntent(Action):
@@ -32,8 +44,15 @@ class ActionClarifyIntent(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
         options = likely_intents(tracker.latest_message.get("intent_ranking") or [])
-        buttons = [button(intent_labels()[name], name) for name in options]
+        if not options:
+            dispatcher.utter_message(
+                text=say("fallback.not_understood"), buttons=[button(say("buttons.something_else"), "help")]
+            )
+            return []
+        best, *others = options
+        buttons = [button(say("buttons.yes_thats_it"), best)]
+        buttons += [button(intent_labels()[name], name) for name in others]
         buttons.append(button(say("buttons.something_else"), "help"))
-        text = say("fallback.did_you_mean") if options else say("fallback.not_understood")
-        dispatcher.utter_message(text=text, buttons=buttons)
+        key = "fallback.or_rather" if others else "fallback.is_that_it"
+        dispatcher.utter_message(text=say(key, understood=understood()[best]), buttons=buttons)
         return []

@@ -28,18 +28,42 @@ async def test_session_start_for_a_new_user_restores_nothing(dispatcher, domain,
     assert events == [SessionStarted(), SlotSet("completed_steps", []), ActionExecuted("action_listen")]
 
 
-async def test_clarify_offers_the_likeliest_readable_intents(dispatcher, domain):
+async def test_clarify_says_what_it_understood_and_offers_close_runners_up(dispatcher, domain):
     ranking = [
         {"name": "nlu_fallback", "confidence": 0.6},
-        {"name": "doctor_defensive", "confidence": 0.3},
-        {"name": "doctor_refuses", "confidence": 0.25},
+        {"name": "doctor_refuses", "confidence": 0.3},
+        {"name": "doctor_defensive", "confidence": 0.25},
         {"name": "greet", "confidence": 0.2},
         {"name": "ask_records", "confidence": 0.1},
         {"name": "ask_progress", "confidence": 0.01},
     ]
     await ActionClarifyIntent().run(dispatcher, make_tracker("nlu_fallback", intent_ranking=ranking), domain)
-    assert payloads(dispatcher) == ["/doctor_defensive", "/doctor_refuses", "/ask_records", "/help"]
-    assert "Did you mean" in texts(dispatcher)[0]
+    # ask_records (0.1) is less than half as likely as the best guess: not offered
+    assert payloads(dispatcher) == ["/doctor_refuses", "/doctor_defensive", "/help"]
+    [text] = texts(dispatcher)
+    assert text.startswith("It sounds like your doctor doesn't think you need another opinion")
+    assert "Is that it, or" in text and "Did you mean" not in text
+
+
+async def test_clarify_with_one_clear_guess_asks_a_yes_or_no_question(dispatcher, domain):
+    ranking = [
+        {"name": "nlu_fallback", "confidence": 0.6},
+        {"name": "opinions_differ", "confidence": 0.35},
+        {"name": "opinions_agree", "confidence": 0.1},
+    ]
+    await ActionClarifyIntent().run(dispatcher, make_tracker("nlu_fallback", intent_ranking=ranking), domain)
+    assert payloads(dispatcher) == ["/opinions_differ", "/help"]
+    assert [b["title"] for b in dispatcher.messages[0]["buttons"]] == ["Yes, that's it", "Something else"]
+    assert texts(dispatcher) == [
+        "It sounds like the second opinion said something different from the first. Is that it?"
+    ]
+
+
+def test_every_intent_offered_in_a_clarifying_question_has_a_sentence_for_it():
+    from actions.fallback_actions import intent_labels, understood
+
+    assert set(intent_labels()) == set(understood())
+    assert all(sentence.startswith("It sounds like") and sentence.endswith(".") for sentence in understood().values())
 
 
 async def test_clarify_with_nothing_likely_still_offers_a_way_out(dispatcher, domain):
