@@ -46,7 +46,7 @@ TOOLS_STAMP := $(TOOLS_VENV)/.installed-pip-audit-$(PIP_AUDIT_VERSION)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: run test train install bench cluster lock lint validate pytest conversation-tests nlu-gate rehearsal-gate safety-gate purge clean chromium nginx audit
+.PHONY: run test train install bench cluster lock lint validate pytest conversation-tests nlu-gate peoples-words rehearsal-gate safety-gate purge clean chromium nginx audit
 
 install: $(VENV_STAMP) $(SPACY_STAMP) $(ENCODER_STAMP) $(WEB_STAMP)
 
@@ -119,11 +119,16 @@ nlu-gate: $(MODEL)
 rehearsal-gate: install
 	$(BIN)/python scripts/rehearsal_gate.py
 
+# Patients' own words (tests/peoples_words*/): right step, clarifying questions, small talk, everyday
+# text, rehearsal tags; fails below tests/peoples_words_floors.yml. Prints figures, never the texts.
+peoples-words: $(MODEL)
+	$(BIN)/python scripts/peoples_words.py --model $(MODEL) --floors tests/peoples_words_floors.yml
+
 # Crisis recall and false alarms of the trained model on tests/safety/crisis_*.yml and the NLU sets.
 safety-gate: $(MODEL)
 	$(BIN)/python scripts/safety_gate.py --model $(MODEL)
 
-test: validate lint $(MODEL) pytest conversation-tests nlu-gate rehearsal-gate safety-gate
+test: validate lint $(MODEL) pytest conversation-tests nlu-gate peoples-words rehearsal-gate safety-gate
 
 # Vanilla `rasa init` vs SecondLook (1 and 2 replicas behind nginx, PostgreSQL + Redis): table + plot.
 bench: $(MODEL) $(WEB_STAMP) nginx
