@@ -2,7 +2,9 @@
 
 import importlib.util
 
-from pipeline import lexical_intents, novelty_guard, tfidf
+from pipeline import lexical_intents, novelty_guard, sentence_encoder, tfidf
+from pipeline.lexical_intents import LexicalIntentClassifier
+from pipeline.novelty_guard import NoveltyGuard
 from pipeline.trained import source_fingerprint
 
 
@@ -23,9 +25,8 @@ def test_the_fingerprint_follows_the_source_text(tmp_path):
 
 
 def test_both_trained_components_include_the_shared_features_in_their_fingerprint():
-    for component, module in [
-        (lexical_intents.LexicalIntentClassifier, lexical_intents),
-        (novelty_guard.NoveltyGuard, novelty_guard),
-    ]:
-        assert component.fingerprint_addon({}) == source_fingerprint(module, tfidf)
+    assert LexicalIntentClassifier.fingerprint_addon({}) == source_fingerprint(lexical_intents, tfidf)
+    # the guard also reads a message sentence by sentence with the encoder module's splitter
+    assert NoveltyGuard.fingerprint_addon({}) == source_fingerprint(novelty_guard, tfidf, sentence_encoder)
+    for component, module in [(LexicalIntentClassifier, lexical_intents), (NoveltyGuard, novelty_guard)]:
         assert component.fingerprint_addon({}) != source_fingerprint(module)
