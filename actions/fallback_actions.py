@@ -8,6 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from secondlook.content import content
+from secondlook.journey import Step, load_journey
 from secondlook.replies import button, say
 
 MAX_OPTIONS = 3
@@ -38,6 +39,15 @@ def likely_intents(ranking: list[dict]) -> list[str]:
     return [candidates[0]["name"], *close][:MAX_OPTIONS]
 
 
+def _step_just_advised(tracker: Tracker) -> Step | None:
+    """The step whose advice the bot gave most recently (`current_step`), unless it is already done."""
+    journey = load_journey()
+    current = tracker.get_slot("current_step")
+    if not journey.has_step(current) or current in (tracker.get_slot("completed_steps") or []):
+        return None
+    return journey.step(current)
+
+
 class ActionClarifyIntent(Action):
     def name(self) -> str:
         return "action_clarify_intent"
@@ -50,9 +60,15 @@ class ActionClarifyIntent(Action):
             )
             return []
         best, *others = options
-        buttons = [button(say("buttons.yes_thats_it"), best)]
+        understood_text, yes = understood()[best], button(say("buttons.yes_thats_it"), best)
+        step = _step_just_advised(tracker) if best == "report_progress" else None
+        if step is not None:
+            # A report right after a step's advice most likely means that step: one tap credits it.
+            understood_text = say("fallback.did_step", number=step.number, title=step.title)
+            yes = button(say("buttons.yes_thats_it"), best, journey_step=step.id)
+        buttons = [yes]
         buttons += [button(intent_labels()[name], name) for name in others]
         buttons.append(button(say("buttons.something_else"), "help"))
         key = "fallback.or_rather" if others else "fallback.is_that_it"
-        dispatcher.utter_message(text=say(key, understood=understood()[best]), buttons=buttons)
+        dispatcher.utter_message(text=say(key, understood=understood_text), buttons=buttons)
         return []

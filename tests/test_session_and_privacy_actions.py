@@ -59,6 +59,23 @@ async def test_clarify_with_one_clear_guess_asks_a_yes_or_no_question(dispatcher
     ]
 
 
+async def test_an_unsure_report_right_after_a_steps_advice_offers_to_credit_that_step(dispatcher, domain):
+    ranking = [{"name": "nlu_fallback", "confidence": 0.6}, {"name": "report_progress", "confidence": 0.35}]
+    tracker = make_tracker("nlu_fallback", intent_ranking=ranking, slots={"current_step": "ask_doctor"})
+    await ActionClarifyIntent().run(dispatcher, tracker, domain)
+    assert payloads(dispatcher) == ['/report_progress{"journey_step":"ask_doctor"}', "/help"]
+    assert texts(dispatcher) == ["It sounds like you've done step 1, “Ask your doctor first”. Is that it?"]
+
+
+async def test_an_unsure_report_for_a_step_already_done_asks_without_naming_it(dispatcher, domain):
+    ranking = [{"name": "nlu_fallback", "confidence": 0.6}, {"name": "report_progress", "confidence": 0.35}]
+    slots = {"current_step": "ask_doctor", "completed_steps": ["ask_doctor"]}
+    await ActionClarifyIntent().run(
+        dispatcher, make_tracker("nlu_fallback", intent_ranking=ranking, slots=slots), domain
+    )
+    assert payloads(dispatcher) == ["/report_progress", "/help"]
+
+
 def test_every_intent_offered_in_a_clarifying_question_has_a_sentence_for_it():
     from actions.fallback_actions import intent_labels, understood
 
