@@ -81,21 +81,14 @@ def journey_figures(journey_items: list[dict], predicted: list[str], step_of: di
 
 
 def rehearsal_figures(lines: list[dict]) -> dict:
-    from secondlook.rehearsal import TAGS, assess_line
+    from secondlook.rehearsal.scoring import micro_f1, tag_counts
 
-    table = {tag: [0, 0, 0] for tag in TAGS}
-    for line in lines:
-        expected, got = set(line["tags"]), set(assess_line(line["text"]).tags)
-        for tag in TAGS:
-            table[tag][0] += tag in expected and tag in got
-            table[tag][1] += tag in got and tag not in expected
-            table[tag][2] += tag in expected and tag not in got
-    tp, fp, fn = (sum(row[i] for row in table.values()) for i in range(3))
+    table = tag_counts(lines)  # [true positives, false positives, false negatives] per tag
     per_tag = {
         tag: {"precision": share(row[0], row[0] + row[1]), "recall": share(row[0], row[0] + row[2])}
         for tag, row in table.items()
     }
-    return {"lines": len(lines), "micro F1": share(2 * tp, 2 * tp + fp + fn), "per tag": per_tag}
+    return {"lines": len(lines), "micro F1": round(micro_f1(table), 3) if lines else None, "per tag": per_tag}
 
 
 def evaluate(directory: Path, model: str, errors: Path | None) -> dict:

@@ -8,34 +8,14 @@ import sys
 import yaml
 
 from secondlook.paths import PROJECT_ROOT
-from secondlook.rehearsal import TAGS, assess_line
+from secondlook.rehearsal import TAGS
+from secondlook.rehearsal.scoring import micro_f1, ratio, tag_counts
 
 SETS = {
     "tuning": PROJECT_ROOT / "tests" / "rehearsal" / "lines.yml",
     "held-out": PROJECT_ROOT / "tests" / "rehearsal" / "heldout.yml",
 }
 MIN_MICRO_F1 = 0.85
-
-
-def counts(lines: list[dict]) -> dict[str, list[int]]:
-    """Per tag: [true positives, false positives, false negatives]."""
-    table = {tag: [0, 0, 0] for tag in TAGS}
-    for line in lines:
-        expected, got = set(line["tags"]), set(assess_line(line["text"]).tags)
-        for tag in TAGS:
-            table[tag][0] += tag in expected and tag in got
-            table[tag][1] += tag in got and tag not in expected
-            table[tag][2] += tag in expected and tag not in got
-    return table
-
-
-def ratio(numerator: int, denominator: int) -> float:
-    return numerator / denominator if denominator else 1.0
-
-
-def micro_f1(table: dict[str, list[int]]) -> float:
-    tp, fp, fn = (sum(row[i] for row in table.values()) for i in range(3))
-    return ratio(2 * tp, 2 * tp + fp + fn)
 
 
 def report(name: str, table: dict[str, list[int]], size: int) -> None:
@@ -50,7 +30,7 @@ def main() -> int:
     total = {tag: [0, 0, 0] for tag in TAGS}
     for name, path in SETS.items():
         lines = yaml.safe_load(path.read_text())
-        table = counts(lines)
+        table = tag_counts(lines)
         report(name, table, len(lines))
         for tag in TAGS:
             total[tag] = [a + b for a, b in zip(total[tag], table[tag], strict=True)]

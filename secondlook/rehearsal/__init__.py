@@ -11,6 +11,7 @@ sentences of coaching grounded in the journey's advice (content/journey.yml).
 - assessment.py: the tag rules (what makes a line accusatory, an announcement, ...) and assess_line
 - doctor.py: the doctor's turn (tension, which reply); coaching.py: the coaching, summary and script
 - texts.py: the reviewed texts of content/rehearsal.yml; the package never generates sentences
+- scoring.py: per-tag tallies and micro-F1 of the tagger on labelled lines (the gates)
 
 No Rasa imports, so it can be tested on its own.
 """
