@@ -229,22 +229,19 @@ class CrisisScreenClassifier(GraphComponent):
             sentence_encoder.load_encoder()  # load and trace now, not on the first message
         return cls(config, model_storage, resource, model)
 
-    def verdict(self, text: str, set_aside: bool = False, message: Message | None = None) -> Verdict:
-        """What the message says about a crisis. `set_aside`: the deterministic screen found crisis words
-        and judged them not a crisis now ("I'm not suicidal", "I had a stroke in 2019"); its reading of
-        negation and tense is precise, so only a sure verdict overrules it. With `message`, the piece
-        vectors an earlier component computed for it are reused."""
-        if message is not None:
-            vectors = sentence_encoder.piece_vectors(message, text)
-        else:
-            vectors = sentence_encoder.load_encoder().encode(pieces(text))
+    def verdict(self, message: Message) -> Verdict:
+        """What the message says about a crisis, from the piece vectors an earlier component may already
+        have computed for it. Where the deterministic screen found crisis words and judged them not a
+        crisis now (SET_ASIDE: "I'm not suicidal", "I had a stroke in 2019"), its reading of negation and
+        tense is precise, so only a sure verdict overrules it."""
+        vectors = sentence_encoder.piece_vectors(message, message.get(TEXT))
         sure = self._config["sure_threshold"]
-        return self._model.judge(vectors, sure if set_aside else self._config["ask_threshold"], sure)
+        return self._model.judge(vectors, sure if message.get(SET_ASIDE) else self._config["ask_threshold"], sure)
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             if self._model is not None and _needs_reading(message):
-                verdict = self.verdict(message.get(TEXT), set_aside=bool(message.get(SET_ASIDE)), message=message)
+                verdict = self.verdict(message)
                 if verdict.kind:
                     _raise_alarm(message, verdict)
         return messages
