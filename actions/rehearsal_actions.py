@@ -13,6 +13,7 @@ from actions.store_access import with_store
 from secondlook import rehearsal
 from secondlook.content import content
 from secondlook.replies import button
+from secondlook.wording import with_article
 
 SCENARIO_ENTITY = "rehearsal_scenario"
 TEMPERAMENT_ENTITY = "rehearsal_temperament"
@@ -74,7 +75,7 @@ class ActionStartRehearsal(Action):
         dispatcher.utter_message(
             text=flow_text()["begins"].format(
                 scenario=rehearsal.scenario_title(scenario).lower(),
-                temperament=rehearsal.temperament_title(temperament).lower(),
+                a_temperament=with_article(rehearsal.temperament_title(temperament).lower()),
             )
         )
         dispatcher.utter_message(text=DOCTOR + rehearsal.opening_line(state, _variant(tracker, 0)))
