@@ -12,8 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.store_access import with_store
 from secondlook import rehearsal
 from secondlook.content import content
-from secondlook.replies import button
-from secondlook.wording import with_article
+from secondlook.replies import button, say
 
 SCENARIO_ENTITY = "rehearsal_scenario"
 TEMPERAMENT_ENTITY = "rehearsal_temperament"
@@ -74,8 +73,8 @@ class ActionStartRehearsal(Action):
         state = rehearsal.start(scenario, temperament)
         dispatcher.utter_message(
             text=flow_text()["begins"].format(
-                scenario=rehearsal.scenario_title(scenario).lower(),
-                a_temperament=with_article(rehearsal.temperament_title(temperament).lower()),
+                practise=rehearsal.scenario_practise(scenario),
+                doctor=rehearsal.temperament_in_sentence(temperament),
             )
         )
         dispatcher.utter_message(text=DOCTOR + rehearsal.opening_line(state, _variant(tracker, 0)))
@@ -127,6 +126,23 @@ class ActionAskRehearsalLine(Action):
         return []
 
 
+def _what_next(state: rehearsal.RehearsalState | None) -> list[dict]:
+    """The buttons after a role-play: the same talk with the next kind of doctor (or again, when nothing
+    was practised), another scenario, or back to the journey."""
+    words = flow_text()["buttons"]
+    if state is not None and state.turns:
+        doctor = rehearsal.next_temperament(state.temperament)
+        again = button(
+            words["again_with"].format(doctor=rehearsal.temperament_in_sentence(doctor)),
+            "start_rehearsal",
+            **{SCENARIO_ENTITY: state.scenario, TEMPERAMENT_ENTITY: doctor},
+        )
+        options = [again, button(words["other_scenario"], "start_rehearsal")]
+    else:
+        options = [button(words["again"], "start_rehearsal")]
+    return [*options, button(say("buttons.next_step_for_me"), "next_step")]
+
+
 class ActionEndRehearsal(Action):
     """The end of a role-play, finished or stopped: the summary, the outcome recorded, the flow closed."""
 
@@ -136,10 +152,12 @@ class ActionEndRehearsal(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
         state = _state(tracker)
         if state is None or not state.turns:
-            dispatcher.utter_message(text=flow_text()["stopped"])
+            dispatcher.utter_message(text=flow_text()["stopped"], buttons=_what_next(state))
         else:
-            for message in rehearsal.summary(state):
+            *messages, offer = rehearsal.summary(state)
+            for message in messages:
                 dispatcher.utter_message(text=message)
+            dispatcher.utter_message(text=offer, buttons=_what_next(state))
             finished = len(state.turns) >= rehearsal.MAX_TURNS or tracker.get_slot("requested_slot") is None
             sender = tracker.sender_id
             with_store(
