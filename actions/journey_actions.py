@@ -3,11 +3,11 @@ done, and the progress checklist. Progress lives in the progress store; the slot
 
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.conversation import bot_texts, last_advice
+from actions.conversation import ReplyingAction, bot_texts, last_advice
 from actions.preparation_actions import note_confirmed_fact
 from actions.store_access import with_store
 from secondlook.facts import CONFIRM_FACT, pending_fact
@@ -70,7 +70,7 @@ def _send_step(
     dispatcher.utter_message(json_message=progress_payload(journey, completed, step.id))
 
 
-class ActionGiveStepAdvice(Action):
+class ActionGiveStepAdvice(ReplyingAction):
     """Advice for the step that matches what the user just asked, focused on their situation."""
 
     def name(self) -> str:
@@ -88,7 +88,7 @@ class ActionGiveStepAdvice(Action):
         return _enter_step(tracker, step)
 
 
-class ActionMoreAdvice(Action):
+class ActionMoreAdvice(ReplyingAction):
     """On request ("Why?", "More tips", or the same in words): the reasons for the tips given so far, or the
     next tip of the step, for the question the latest advice answered."""
 
@@ -129,7 +129,7 @@ class ActionMoreAdvice(Action):
         return []
 
 
-class ActionNextStep(Action):
+class ActionNextStep(ReplyingAction):
     """Moves to the first step not yet done after the current one and gives its advice."""
 
     def name(self) -> str:
@@ -211,7 +211,7 @@ def _ask_which_step(
     dispatcher.utter_message(text=text, buttons=buttons)
 
 
-class ActionReportProgress(Action):
+class ActionReportProgress(ReplyingAction):
     """Marks a step done. When the message does not say which step, asks, offering the likely one first."""
 
     def name(self) -> str:
@@ -246,7 +246,7 @@ def _question_just_asked(tracker: Tracker) -> str | None:
     return question if last_actions and last_actions[0] == asked_by else None
 
 
-class ActionAnswerYesNo(Action):
+class ActionAnswerYesNo(ReplyingAction):
     """Gives "yes" and "no" the meaning of the question the bot just asked; without one, asks what next."""
 
     def name(self) -> str:
@@ -281,7 +281,7 @@ class ActionAnswerYesNo(Action):
         return [SlotSet("awaiting_answer", None)]
 
 
-class ActionShowProgress(Action):
+class ActionShowProgress(ReplyingAction):
     """The checklist: done, current and next steps."""
 
     def name(self) -> str:

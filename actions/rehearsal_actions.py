@@ -5,10 +5,11 @@ only move its state in and out of the `rehearsal_state` slot and record the outc
 import hashlib
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.conversation import ReplyingAction
 from actions.store_access import with_store
 from secondlook import rehearsal
 from secondlook.content import content
@@ -38,7 +39,7 @@ def _state(tracker: Tracker) -> rehearsal.RehearsalState | None:
     return rehearsal.RehearsalState.from_dict(tracker.get_slot("rehearsal_state"))
 
 
-class ActionStartRehearsal(Action):
+class ActionStartRehearsal(ReplyingAction):
     """Asks what to practise and with which doctor (buttons), then opens the role-play."""
 
     def name(self) -> str:
@@ -113,7 +114,7 @@ class ValidateRehearsalForm(FormValidationAction):
         }
 
 
-class ActionAskRehearsalLine(Action):
+class ActionAskRehearsalLine(ReplyingAction):
     """The form's prompt for the next line: the doctor has just spoken, so only a quiet cue on the first turn."""
 
     def name(self) -> str:
@@ -143,8 +144,10 @@ def _what_next(state: rehearsal.RehearsalState | None) -> list[dict]:
     return [*options, button(say("buttons.next_step_for_me"), "next_step")]
 
 
-class ActionEndRehearsal(Action):
+class ActionEndRehearsal(ReplyingAction):
     """The end of a role-play, finished or stopped: the summary, the outcome recorded, the flow closed."""
+
+    repeats_allowed = True  # a report on this role-play, whatever an earlier one's said
 
     def name(self) -> str:
         return "action_end_rehearsal"
