@@ -81,3 +81,13 @@ async def test_why_before_any_advice_offers_to_start(domain, store):
     reply = await chat.say("advice_why", ActionMoreAdvice())
     assert "haven't looked at a step" in texts_of(reply)[0]
     assert payloads_of(reply) == ["/next_step"]
+
+
+def test_every_fixed_reply_is_at_most_80_words(domain):
+    """The responses of domain.yml and the short replies of content/replies.yml."""
+    from secondlook.content import content
+
+    fixed = [variant["text"] for variants in domain["responses"].values() for variant in variants]
+    fixed += [text for section in content("replies.yml").values() for text in section.values()]
+    assert len(fixed) > 50
+    assert [text for text in fixed if len(text.split()) > MAX_WORDS] == []
