@@ -4,10 +4,11 @@ scheduled as a Rasa reminder (secondlook/checkins.py), asked when it fires, and 
 import uuid
 from datetime import date, datetime, timezone
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import ReminderCancelled, ReminderScheduled, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.conversation import ReplyingAction
 from actions.preparation_actions import DomainDict, entity_values, kit_buttons, texts
 from actions.store_access import with_store
 from secondlook.appointments import checkin_time, date_text, parse_appointment_date
@@ -24,7 +25,7 @@ def reminder_events(check_ins: list[dict], now: datetime) -> list[ReminderSchedu
     return [reminder_event(name, due) for name, due in reminder_times(check_ins, now)]
 
 
-class ActionOfferCheckin(Action):
+class ActionOfferCheckin(ReplyingAction):
     """The user named an appointment date: offer to ask afterwards how it went."""
 
     def name(self) -> str:
@@ -43,7 +44,7 @@ class ActionOfferCheckin(Action):
         return [SlotSet("appointment_date", day.isoformat())]
 
 
-class ActionScheduleCheckin(Action):
+class ActionScheduleCheckin(ReplyingAction):
     """Stores the check-in and schedules it as a Rasa reminder (replacing an earlier one)."""
 
     def name(self) -> str:
@@ -73,7 +74,7 @@ class ActionScheduleCheckin(Action):
         return [*(ReminderCancelled(name=old) for old in replaced), reminder_event(name, due)]
 
 
-class ActionCancelCheckin(Action):
+class ActionCancelCheckin(ReplyingAction):
     def name(self) -> str:
         return "action_cancel_checkin"
 
@@ -87,7 +88,7 @@ class ActionCancelCheckin(Action):
         return [ReminderCancelled(intent_name=CHECKIN_INTENT)]
 
 
-class ActionAppointmentCheckin(Action):
+class ActionAppointmentCheckin(ReplyingAction):
     """Runs when the check-in reminder fires: asks how the appointment went, once."""
 
     def name(self) -> str:

@@ -4,9 +4,10 @@ buttons, and a way out. A person asks like this; a menu of four titles felt like
 
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.conversation import ReplyingAction
 from secondlook.content import content
 from secondlook.journey import Step, load_journey
 from secondlook.replies import button, say
@@ -48,7 +49,7 @@ def _step_just_advised(tracker: Tracker) -> Step | None:
     return journey.step(current)
 
 
-class ActionClarifyIntent(Action):
+class ActionClarifyIntent(ReplyingAction):
     def name(self) -> str:
         return "action_clarify_intent"
 

@@ -3,18 +3,30 @@ done, and the progress checklist. Progress lives in the progress store; the slot
 
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.conversation import ReplyingAction, bot_texts, last_advice
 from actions.preparation_actions import note_confirmed_fact
 from actions.store_access import with_store
 from secondlook.facts import CONFIRM_FACT, pending_fact
 from secondlook.journey import Advice, Journey, Step, load_journey
-from secondlook.replies import button, checklist_text, progress_payload, rehearsal_line, say, step_buttons
+from secondlook.replies import (
+    ADVICE_WHY,
+    button,
+    checklist_text,
+    progress_payload,
+    rehearsal_line,
+    say,
+    step_buttons,
+)
 from secondlook.situation import situation_notes, situation_of
 
 DomainDict = dict[str, Any]
+
+# Lines about the user's situation that go with the one thing to do now; any other waits for "More tips".
+LEAD_NOTES = 1
 
 
 def _sender(tracker: Tracker) -> str:
@@ -42,24 +54,23 @@ def _send_step(
     tracker: Tracker,
     journey: Journey,
     step: Step,
-    pieces: tuple[Advice, ...],
+    tips: tuple[Advice, ...],
     completed: list[str],
     heading: bool,
 ) -> None:
-    """The step's heading (when entering it), its advice one piece per message, a line about the user's
-    own situation when they told us something, the step's buttons on the last message, and the stepper
-    state for rich clients."""
-    if heading:
-        dispatcher.utter_message(text=f"{step.heading}\n{step.summary}")
+    """The one thing to do now: the step's heading (when entering it) and its first tip in one message, a
+    line about the user's own situation when they told us something, then buttons for the reasons and
+    further tips (action_more_advice), "done" and "what's next", and the stepper state for rich clients."""
+    lead = f"{step.heading}\n{tips[0].say}" if heading else tips[0].say
     situation = situation_of(tracker.current_slot_values(), tracker.latest_message)
-    texts = [piece.as_message() for piece in pieces] + situation_notes(step.id, situation, heading)
+    texts = [lead, *situation_notes(step.id, situation, heading)[:LEAD_NOTES]]
     for text in texts[:-1]:
         dispatcher.utter_message(text=text)
-    dispatcher.utter_message(text=texts[-1], buttons=step_buttons(step))
+    dispatcher.utter_message(text=texts[-1], buttons=step_buttons(step, more=len(tips) > 1))
     dispatcher.utter_message(json_message=progress_payload(journey, completed, step.id))
 
 
-class ActionGiveStepAdvice(Action):
+class ActionGiveStepAdvice(ReplyingAction):
     """Advice for the step that matches what the user just asked, focused on their situation."""
 
     def name(self) -> str:
@@ -72,13 +83,53 @@ class ActionGiveStepAdvice(Action):
         step = journey.step_for_intent(intent) or (
             journey.step(current) if journey.has_step(current) else journey.steps[0]
         )
-        pieces = step.topics.get(intent) or step.advice
         completed = journey.in_order(tracker.get_slot("completed_steps") or [])
-        _send_step(dispatcher, tracker, journey, step, pieces, completed, heading=step.id != current)
+        _send_step(dispatcher, tracker, journey, step, step.tips(intent), completed, heading=step.id != current)
         return _enter_step(tracker, step)
 
 
-class ActionNextStep(Action):
+class ActionMoreAdvice(ReplyingAction):
+    """On request ("Why?", "More tips", or the same in words): the reasons for the tips given so far, or the
+    next tip of the step, for the question the latest advice answered."""
+
+    def name(self) -> str:
+        return "action_more_advice"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
+        journey = load_journey()
+        current = tracker.get_slot("current_step")
+        if not journey.has_step(current):
+            dispatcher.utter_message(
+                text=say("journey.no_advice_yet"), buttons=[button(say("buttons.next_step_for_me"), "next_step")]
+            )
+            return []
+        step = journey.step(current)
+        advice = last_advice(tracker)
+        asked = advice[1] if advice and advice[0] == "action_give_step_advice" else None
+        tips = step.tips(asked if journey.step_for_intent(asked) is step else None)
+        said = "\n".join(bot_texts(tracker))
+        shown = [tip for tip in tips if tip.say in said] or list(tips[:1])
+        unshown = [tip for tip in tips if tip not in shown]
+        if _latest_intent(tracker) == ADVICE_WHY:
+            reasons = [tip.why for tip in shown]
+            # The reasons not given yet; all of them again if the user asks again.
+            text = " ".join([why for why in reasons if why not in said] or reasons)
+            dispatcher.utter_message(text=text, buttons=step_buttons(step, why=False, more=bool(unshown)))
+            return []
+        if not unshown:
+            text = say("journey.no_more_tips", number=step.number)
+            dispatcher.utter_message(text=text, buttons=step_buttons(step, why=False, more=False))
+            return []
+        situation = situation_of(tracker.current_slot_values(), {})
+        notes = [note for note in situation_notes(step.id, situation, True) if note not in said]
+        texts = [unshown[0].say, *notes[:LEAD_NOTES]]
+        for text in texts[:-1]:
+            dispatcher.utter_message(text=text)
+        dispatcher.utter_message(text=texts[-1], buttons=step_buttons(step, more=len(unshown) > 1))
+        return []
+
+
+class ActionNextStep(ReplyingAction):
     """Moves to the first step not yet done after the current one and gives its advice."""
 
     def name(self) -> str:
@@ -95,7 +146,7 @@ class ActionNextStep(Action):
             )
             return [SlotSet("completed_steps", completed)]
 
-        _send_step(dispatcher, tracker, journey, step, step.advice, completed, heading=True)
+        _send_step(dispatcher, tracker, journey, step, step.tips(None), completed, heading=True)
         return [SlotSet("completed_steps", completed), *_enter_step(tracker, step)]
 
 
@@ -160,7 +211,7 @@ def _ask_which_step(
     dispatcher.utter_message(text=text, buttons=buttons)
 
 
-class ActionReportProgress(Action):
+class ActionReportProgress(ReplyingAction):
     """Marks a step done. When the message does not say which step, asks, offering the likely one first."""
 
     def name(self) -> str:
@@ -195,7 +246,7 @@ def _question_just_asked(tracker: Tracker) -> str | None:
     return question if last_actions and last_actions[0] == asked_by else None
 
 
-class ActionAnswerYesNo(Action):
+class ActionAnswerYesNo(ReplyingAction):
     """Gives "yes" and "no" the meaning of the question the bot just asked; without one, asks what next."""
 
     def name(self) -> str:
@@ -230,7 +281,7 @@ class ActionAnswerYesNo(Action):
         return [SlotSet("awaiting_answer", None)]
 
 
-class ActionShowProgress(Action):
+class ActionShowProgress(ReplyingAction):
     """The checklist: done, current and next steps."""
 
     def name(self) -> str:

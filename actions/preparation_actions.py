@@ -9,10 +9,11 @@ was said plainly), letters.py, summary.py (documents and signed links), appointm
 from datetime import date, datetime
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.conversation import ReplyingAction
 from actions.store_access import with_store
 from secondlook.appointments import date_text
 from secondlook.checkins import EXTERNAL_PREFIX
@@ -82,9 +83,11 @@ def kit_buttons(*, add: bool = True, letters: bool = True, summary: bool = True)
     return buttons
 
 
-class ActionPrepareQuestions(Action):
+class ActionPrepareQuestions(ReplyingAction):
     """Asks what it doesn't know yet about the situation (one thing at a time, with buttons), then
     sends the fitting questions from the bank plus the user's own."""
+
+    repeats_allowed = True  # a document: the question list, whole every time
 
     def name(self) -> str:
         return "action_prepare_questions"
@@ -109,7 +112,7 @@ class ActionPrepareQuestions(Action):
         return []
 
 
-class ActionAskOwnQuestion(Action):
+class ActionAskOwnQuestion(ReplyingAction):
     def name(self) -> str:
         return "action_ask_own_question"
 
@@ -118,7 +121,7 @@ class ActionAskOwnQuestion(Action):
         return []
 
 
-class ActionSaveQuestion(Action):
+class ActionSaveQuestion(ReplyingAction):
     """Keeps the user's own question (a note with the topic "question"; at most 500 characters)."""
 
     def name(self) -> str:
@@ -147,8 +150,10 @@ class ActionSaveQuestion(Action):
         return [SlotSet("own_question", None)]
 
 
-class ActionWriteLetter(Action):
+class ActionWriteLetter(ReplyingAction):
     """One of the three letters, filled in from the conversation; asks which one when unclear."""
+
+    repeats_allowed = True  # a document: a letter never loses a sentence
 
     def name(self) -> str:
         return "action_write_letter"
@@ -176,8 +181,10 @@ class ActionWriteLetter(Action):
         return []
 
 
-class ActionSendSummary(Action):
+class ActionSendSummary(ReplyingAction):
     """The web chat gets download links (PDF and Markdown); other channels get the summary as text."""
+
+    repeats_allowed = True  # a document: the summary, whole every time
 
     def name(self) -> str:
         return "action_send_summary"
@@ -213,7 +220,7 @@ class ActionSendSummary(Action):
         return []
 
 
-class ActionConfirmSituation(Action):
+class ActionConfirmSituation(ReplyingAction):
     """After advice about a second opinion that differs or agrees. Said plainly, the fact stands as the
     user said it (infer_situation reads it from the conversation); said as a what-if, a question, a
     negation or someone else's story, one yes/no question decides whether it is theirs

@@ -5,14 +5,15 @@ only move its state in and out of the `rehearsal_state` slot and record the outc
 import hashlib
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.conversation import ReplyingAction
 from actions.store_access import with_store
 from secondlook import rehearsal
 from secondlook.content import content
-from secondlook.replies import button
+from secondlook.replies import button, say
 
 SCENARIO_ENTITY = "rehearsal_scenario"
 TEMPERAMENT_ENTITY = "rehearsal_temperament"
@@ -38,7 +39,7 @@ def _state(tracker: Tracker) -> rehearsal.RehearsalState | None:
     return rehearsal.RehearsalState.from_dict(tracker.get_slot("rehearsal_state"))
 
 
-class ActionStartRehearsal(Action):
+class ActionStartRehearsal(ReplyingAction):
     """Asks what to practise and with which doctor (buttons), then opens the role-play."""
 
     def name(self) -> str:
@@ -73,8 +74,8 @@ class ActionStartRehearsal(Action):
         state = rehearsal.start(scenario, temperament)
         dispatcher.utter_message(
             text=flow_text()["begins"].format(
-                scenario=rehearsal.scenario_title(scenario).lower(),
-                temperament=rehearsal.temperament_title(temperament).lower(),
+                practise=rehearsal.scenario_practise(scenario),
+                doctor=rehearsal.temperament_in_sentence(temperament),
             )
         )
         dispatcher.utter_message(text=DOCTOR + rehearsal.opening_line(state, _variant(tracker, 0)))
@@ -113,7 +114,7 @@ class ValidateRehearsalForm(FormValidationAction):
         }
 
 
-class ActionAskRehearsalLine(Action):
+class ActionAskRehearsalLine(ReplyingAction):
     """The form's prompt for the next line: the doctor has just spoken, so only a quiet cue on the first turn."""
 
     def name(self) -> str:
@@ -126,8 +127,27 @@ class ActionAskRehearsalLine(Action):
         return []
 
 
-class ActionEndRehearsal(Action):
+def _what_next(state: rehearsal.RehearsalState | None) -> list[dict]:
+    """The buttons after a role-play: the same talk with the next kind of doctor (or again, when nothing
+    was practised), another scenario, or back to the journey."""
+    words = flow_text()["buttons"]
+    if state is not None and state.turns:
+        doctor = rehearsal.next_temperament(state.temperament)
+        again = button(
+            words["again_with"].format(doctor=rehearsal.temperament_in_sentence(doctor)),
+            "start_rehearsal",
+            **{SCENARIO_ENTITY: state.scenario, TEMPERAMENT_ENTITY: doctor},
+        )
+        options = [again, button(words["other_scenario"], "start_rehearsal")]
+    else:
+        options = [button(words["again"], "start_rehearsal")]
+    return [*options, button(say("buttons.next_step_for_me"), "next_step")]
+
+
+class ActionEndRehearsal(ReplyingAction):
     """The end of a role-play, finished or stopped: the summary, the outcome recorded, the flow closed."""
+
+    repeats_allowed = True  # a report on this role-play, whatever an earlier one's said
 
     def name(self) -> str:
         return "action_end_rehearsal"
@@ -135,10 +155,12 @@ class ActionEndRehearsal(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
         state = _state(tracker)
         if state is None or not state.turns:
-            dispatcher.utter_message(text=flow_text()["stopped"])
+            dispatcher.utter_message(text=flow_text()["stopped"], buttons=_what_next(state))
         else:
-            for message in rehearsal.summary(state):
+            *messages, offer = rehearsal.summary(state)
+            for message in messages:
                 dispatcher.utter_message(text=message)
+            dispatcher.utter_message(text=offer, buttons=_what_next(state))
             finished = len(state.turns) >= rehearsal.MAX_TURNS or tracker.get_slot("requested_slot") is None
             sender = tracker.sender_id
             with_store(

@@ -15,11 +15,10 @@ STEP_IDS = ("ask_doctor", "be_honest", "outside_network", "move_on", "after_opin
 
 @dataclass(frozen=True)
 class Advice:
+    """One tip: what to do (`say`, two or three sentences) and why it helps (`why`, given on request)."""
+
     say: str
     why: str
-
-    def as_message(self) -> str:
-        return f"{self.say}\nWhy it helps: {self.why}"
 
 
 @dataclass(frozen=True)
@@ -36,6 +35,12 @@ class Step:
     @property
     def heading(self) -> str:
         return f"Step {self.number} of {len(STEP_IDS)}: {self.title}"
+
+    def tips(self, intent: str | None) -> tuple[Advice, ...]:
+        """The tips for a question of this step, most pressing first (the first is the one thing to do now),
+        then the step's general advice that says something else."""
+        topic = self.topics.get(intent) or ()
+        return topic + tuple(piece for piece in self.advice if piece not in topic)
 
 
 class Status(str, Enum):

@@ -24,11 +24,18 @@ def button(title: str, intent: str, **entities: str) -> dict:
     return {"title": title, "payload": intent_payload(intent, **entities)}
 
 
-def step_buttons(step: Step) -> list[dict]:
+# The intents of the "Why?" and "More tips" buttons (and of a user who asks the same in words).
+ADVICE_WHY = "advice_why"
+ADVICE_MORE = "advice_more"
+
+
+def step_buttons(step: Step, *, why: bool = True, more: bool = True) -> list[dict]:
+    """Under a step's advice: the reasons and further tips on request, then "done" and "what's next"."""
+    on_request = [(why, "buttons.why", ADVICE_WHY), (more, "buttons.more_tips", ADVICE_MORE)]
     return [
+        *(button(say(title), intent) for wanted, title, intent in on_request if wanted),
         button(say("buttons.step_done"), "report_progress", journey_step=step.id),
         button(say("buttons.next_step"), "next_step"),
-        button(say("buttons.where_am_i"), "ask_progress"),
     ]
 
 

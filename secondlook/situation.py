@@ -10,6 +10,7 @@ from typing import Any
 
 from secondlook.content import content
 from secondlook.specialties import specialty_entries
+from secondlook.wording import with_article
 
 MAX_NOTES = 2
 
@@ -75,7 +76,14 @@ def situation_notes(step_id: str, situation: Situation, entering_step: bool) -> 
         template = notes["specialty"].get(step_id)
         if template:
             specialist = _specialists().get(situation.specialty, situation.specialty)
-            lines.append(template.format(specialty=situation.specialty, specialist=specialist))
+            lines.append(
+                template.format(
+                    specialty=situation.specialty,
+                    specialist=specialist,
+                    a_specialty=with_article(situation.specialty),
+                    a_specialist=with_article(specialist),
+                )
+            )
     if situation.condition and "condition" in situation.just_named:
         lines.append(notes["condition"].format(condition=situation.condition))
     return lines[:MAX_NOTES]

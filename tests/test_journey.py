@@ -1,6 +1,7 @@
 """The journey module: content loads and is complete, and the rules for moving through the steps."""
 
 import copy
+import re
 
 import pytest
 import yaml
@@ -38,7 +39,18 @@ def test_every_piece_of_advice_is_chat_sized_and_has_a_reason():
         for piece in pieces:
             assert 20 < len(piece.say) <= 320
             assert 20 < len(piece.why) <= 240
-            assert "Why it helps:" in piece.as_message()
+
+
+def test_each_tip_leads_with_the_one_thing_to_do_in_at_most_three_sentences():
+    for step in load_journey().steps:
+        for intent in (None, *step.intents):
+            tips = step.tips(intent)
+            assert tips[0] == (step.topics[intent][0] if intent else step.advice[0])
+            assert len(set(tips)) == len(tips) and set(step.advice) <= set(tips)
+            for tip in tips:
+                sentences = [part for part in re.split(r"(?<=[.!?])\s+(?=[A-Z“])", tip.say) if part]
+                assert 1 <= len(sentences) <= 3, tip.say
+                assert len(tip.say.split()) <= 45, tip.say
 
 
 def test_content_missing_a_step_is_rejected():

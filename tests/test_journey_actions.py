@@ -7,6 +7,7 @@ from rasa_sdk.events import SlotSet
 from actions.journey_actions import (
     ActionAnswerYesNo,
     ActionGiveStepAdvice,
+    ActionMoreAdvice,
     ActionNextStep,
     ActionReportProgress,
     ActionShowProgress,
@@ -15,6 +16,12 @@ from secondlook.journey import load_journey
 from tests.conftest import customs, make_tracker, payloads, texts
 
 STEP_ENTITY = "journey_step"
+
+
+def _bot_events(dispatcher, action: str) -> list[dict]:
+    """The events the bot's turn leaves in the tracker: the action, then each message it sent."""
+    said = [{"event": "bot", "text": message["text"]} for message in dispatcher.messages if message.get("text")]
+    return [{"event": "action", "name": action}, *said]
 
 
 def slot_values(events) -> dict:
@@ -44,11 +51,17 @@ async def test_advice_matches_the_question_and_sets_the_current_step(intent, ste
     step = load_journey().step(step_id)
 
     assert events == [SlotSet("current_step", step_id)]
-    sent = texts(dispatcher)
-    assert sent[0].startswith(step.heading)
-    for piece in step.topics[intent]:
-        assert any(piece.say in message for message in sent)
-    assert f'/report_progress{{"{STEP_ENTITY}":"{step_id}"}}' in payloads(dispatcher)
+    # The one thing to do now, under the step's heading; the reasons and the other tips only on request.
+    [sent] = texts(dispatcher)
+    lead, *others = step.topics[intent]
+    assert sent == f"{step.heading}\n{lead.say}"
+    assert all(other.say not in sent for other in others) and lead.why not in sent
+    assert payloads(dispatcher) == [
+        "/advice_why",
+        "/advice_more",
+        f'/report_progress{{"{STEP_ENTITY}":"{step_id}"}}',
+        "/next_step",
+    ]
     assert store.current_step("user-1") == step_id
 
 
@@ -224,9 +237,18 @@ async def test_advice_names_the_specialist_the_condition_and_an_upcoming_date(di
     tracker = make_tracker("ask_find_specialist", text=message, entities=entities, slots={"specialty": "cardiology"})
     await ActionGiveStepAdvice().run(dispatcher, tracker, domain)
     said = "\n".join(texts(dispatcher))
+    # The most time-sensitive line goes with the advice; the specialty waits for "More tips".
     assert "You mentioned next tuesday" in said
-    assert "a cardiologist at a different hospital" in said
-    assert payloads(dispatcher)[0] == '/report_progress{"journey_step":"outside_network"}'
+    assert "cardiologist" not in said
+    assert '/report_progress{"journey_step":"outside_network"}' in payloads(dispatcher)
+    tracker = make_tracker(
+        "advice_more",
+        slots={"specialty": "cardiology", "current_step": "outside_network"},
+        events=[*tracker.events, *_bot_events(dispatcher, "action_give_step_advice")],
+    )
+    dispatcher.messages.clear()
+    await ActionMoreAdvice().run(dispatcher, tracker, domain)
+    assert "a cardiologist at a different hospital" in "\n".join(texts(dispatcher))
 
 
 async def test_a_past_date_or_a_duration_is_not_taken_for_an_appointment(dispatcher, domain, store):

@@ -459,6 +459,25 @@ def test_summary_with_no_good_moves_still_encourages():
     assert "defensive" in offer
 
 
+def test_every_summary_is_at_most_80_words_in_all():
+    from itertools import combinations
+
+    from secondlook.rehearsal import SCENARIOS, TEMPERAMENTS
+
+    tags = ["accusatory", "announces", "asks_opinion", "honest_reason", "requests_referral", "asks_why"]
+    longest = 0
+    for scenario in SCENARIOS:
+        for temperament in TEMPERAMENTS:
+            for count in range(len(tags) + 1):
+                for used in combinations(tags, count):
+                    state = start(scenario, temperament)
+                    state.turns.append(list(used))
+                    messages = summary(state)
+                    assert len(messages) == 4 and all(messages)
+                    longest = max(longest, sum(len(message.split()) for message in messages))
+    assert 60 < longest <= 80
+
+
 def test_summary_of_an_empty_rehearsal():
     messages = summary(start("referral", "supportive"))
     assert len(messages) == 4 and all(messages)

@@ -48,8 +48,25 @@ async def test_once_chosen_the_doctor_opens(dispatcher, domain):
     assert slots["rehearsal_active"] is True
     state = rehearsal.RehearsalState.from_dict(slots["rehearsal_state"])
     assert (state.scenario, state.temperament, state.turns) == ("ask_opinion", "rushed", [])
-    assert "rushed doctor" in texts(dispatcher)[0]
+    confirmation = texts(dispatcher)[0]
+    assert confirmation.startswith("Let's practise asking your doctor about a second opinion. I'll play a rushed")
     assert texts(dispatcher)[1].startswith("🩺 Doctor: ")
+
+
+async def test_every_confirmation_reads_naturally(dispatcher, domain):
+    """Not "Okay: handle a defensive doctor, with a defensive doctor.": what is practised, then who plays whom,
+    each said once."""
+    for scenario in rehearsal.SCENARIOS:
+        for temperament in rehearsal.TEMPERAMENTS:
+            dispatcher.messages.clear()
+            chosen = setup_entities(scenario=scenario, temperament=temperament)
+            tracker = make_tracker("start_rehearsal", entities=chosen)
+            await ActionStartRehearsal().run(dispatcher, tracker, domain)
+            confirmation = texts(dispatcher)[0]
+            assert confirmation.startswith(f"Let's practise {rehearsal.scenario_practise(scenario)}. ")
+            assert f"I'll play {rehearsal.temperament_in_sentence(temperament)}:" in confirmation
+            assert confirmation.count("doctor") <= 2 and "Okay:" not in confirmation
+            assert rehearsal.scenario_title(scenario).lower() not in confirmation
 
 
 def running(state: rehearsal.RehearsalState, line: str):
@@ -111,6 +128,16 @@ async def test_the_end_summarises_records_and_closes(dispatcher, domain, store):
     assert events[0] == ActiveLoop(None)
     assert SlotSet("rehearsal_active", False) in events and SlotSet("rehearsal_state", None) in events
     assert texts(dispatcher) == rehearsal.summary(state)
+    # It ends with what it offers, as buttons on the last message: the same talk with the next doctor,
+    # another scenario, or back to the journey.
+    assert dispatcher.messages[-1]["buttons"] == [
+        {
+            "title": "Again, with a rushed doctor",
+            "payload": '/start_rehearsal{"rehearsal_scenario":"ask_opinion","rehearsal_temperament":"rushed"}',
+        },
+        {"title": "Practise something else", "payload": "/start_rehearsal"},
+        {"title": "What's next for me?", "payload": "/next_step"},
+    ]
     [kept] = store.rehearsals("user-1")
     assert (kept["scenario"], kept["temperament"], kept["lines"], kept["finished"]) == (
         "ask_opinion",
@@ -126,6 +153,7 @@ async def test_stopping_before_any_line_records_nothing(dispatcher, domain, stor
         dispatcher, make_tracker("stop_rehearsal", slots={"rehearsal_state": state.to_dict()}), domain
     )
     assert "stopped practising" in texts(dispatcher)[0]
+    assert payloads(dispatcher) == ["/start_rehearsal", "/next_step"]
     assert store.rehearsals("user-1") == []
 
 

@@ -17,7 +17,7 @@ No Rasa imports, so it can be tested on its own.
 """
 
 from secondlook.rehearsal.assessment import assess_line
-from secondlook.rehearsal.coaching import summary
+from secondlook.rehearsal.coaching import next_temperament, summary
 from secondlook.rehearsal.doctor import opening_line, start, take_turn
 from secondlook.rehearsal.model import (
     MAX_TURNS,
@@ -30,7 +30,7 @@ from secondlook.rehearsal.model import (
     TurnResult,
 )
 from secondlook.rehearsal.parsing import load_nlp
-from secondlook.rehearsal.texts import scenario_title, temperament_title
+from secondlook.rehearsal.texts import scenario_practise, scenario_title, temperament_in_sentence, temperament_title
 
 __all__ = [
     "MAX_TURNS",
@@ -43,10 +43,13 @@ __all__ = [
     "TurnResult",
     "assess_line",
     "load_nlp",
+    "next_temperament",
     "opening_line",
+    "scenario_practise",
     "scenario_title",
     "start",
     "summary",
     "take_turn",
+    "temperament_in_sentence",
     "temperament_title",
 ]

@@ -4,7 +4,7 @@ reviewed pieces of content/rehearsal.yml grounded in the journey's advice."""
 from __future__ import annotations
 
 from secondlook.rehearsal.model import GOOD_TAGS, KEY_TAGS, TEMPERAMENTS, LineAssessment, RehearsalState
-from secondlook.rehearsal.texts import pick, rehearsal_texts
+from secondlook.rehearsal.texts import pick, rehearsal_texts, temperament_in_sentence
 
 
 def coaching(assessment: LineAssessment, state: RehearsalState, reached: bool, variant: int) -> str:
@@ -29,6 +29,15 @@ def coaching(assessment: LineAssessment, state: RehearsalState, reached: bool, v
     return first
 
 
+# The whole end-of-rehearsal summary, across its messages, like every default reply of the assistant.
+MAX_SUMMARY_WORDS = 80
+
+
+def next_temperament(temperament: str) -> str:
+    """The kind of doctor to try next: a step tougher, wrapping round to the supportive one."""
+    return TEMPERAMENTS[(TEMPERAMENTS.index(temperament) + 1) % len(TEMPERAMENTS)]
+
+
 def summary(state: RehearsalState) -> list[str]:
     """End-of-rehearsal messages: what went well, what to practise, a script, and another go."""
     texts = rehearsal_texts()["summary"]
@@ -42,13 +51,27 @@ def summary(state: RehearsalState) -> list[str]:
     practise += [pick(texts["practise"][tag], 0) for tag in KEY_TAGS[state.scenario] if tag not in used]
     if not practise:
         practise = [pick(texts["practise"]["nothing"], 0)]
-    next_temperament = TEMPERAMENTS[(TEMPERAMENTS.index(state.temperament) + 1) % len(TEMPERAMENTS)]
-    return [
-        " ".join([texts["did_well"]["intro"].strip(), *did_well[:2]]),
-        " ".join([texts["practise"]["intro"].strip(), *practise[:2]]),
-        _script(state.scenario, used),
-        texts["offer"].strip().format(temperament=rehearsal_texts()["temperaments"][next_temperament]["in_sentence"]),
-    ]
+    script = _script(state.scenario, used)
+    offer = texts["offer"].strip().format(temperament=temperament_in_sentence(next_temperament(state.temperament)))
+    did_well, practise = did_well[:2], practise[:2]
+
+    def messages() -> list[str]:
+        return [
+            " ".join([texts["did_well"]["intro"].strip(), *did_well]),
+            " ".join([texts["practise"]["intro"].strip(), *practise]),
+            script,
+            offer,
+        ]
+
+    # Chat-sized as a whole too: a second point of praise goes first, then a second thing to practise.
+    for points in (did_well, practise):
+        if len(points) > 1 and _words(messages()) > MAX_SUMMARY_WORDS:
+            points.pop()
+    return messages()
+
+
+def _words(messages: list[str]) -> int:
+    return sum(len(message.split()) for message in messages)
 
 
 def _script(scenario: str, used: set[str]) -> str:

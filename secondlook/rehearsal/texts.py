@@ -48,6 +48,18 @@ def scenario_title(scenario: str) -> str:
     return rehearsal_texts()["scenarios"][scenario]["title"]
 
 
+def scenario_practise(scenario: str) -> str:
+    """What the user practises, to follow "Let's practise": "asking for a referral, a name or your records"."""
+    require(scenario, SCENARIOS, "scenario")
+    return rehearsal_texts()["scenarios"][scenario]["practise"]
+
+
+def temperament_in_sentence(temperament: str) -> str:
+    """The doctor as a sentence names them: "a rushed doctor"."""
+    require(temperament, TEMPERAMENTS, "temperament")
+    return rehearsal_texts()["temperaments"][temperament]["in_sentence"]
+
+
 def temperament_title(temperament: str) -> str:
     require(temperament, TEMPERAMENTS, "temperament")
     return rehearsal_texts()["temperaments"][temperament]["title"]
