@@ -78,17 +78,21 @@ REPLY_PRELUDE = {
 RESISTANCE_INTENTS = {"doctor_defensive", "doctor_refuses"}
 READ_AS = {"affirm": {"affirm"}, "deny": {"deny"}, "not_yet": {"deny", "mention_appointment"}}
 CLARIFY = "action_clarify_intent"
+# awaiting_answer after action_report_progress asked "It sounds like you've done step N. Is that it?"
+# (actions/journey_actions.py CONFIRM_STEP): the report was read, but not yet credited.
+CONFIRM_STEP = "confirm_step:"
 
 
 @dataclass(frozen=True)
 class Outcome:
     """What the bot did with a reply: the intent it read, the actions it ran (action_listen left out),
-    the steps that became done in that turn, and current_step afterwards."""
+    the steps that became done in that turn, current_step and awaiting_answer afterwards."""
 
     intent: str | None
     actions: tuple[str, ...]
     credited: tuple[str, ...] = ()
     current_step: str | None = None
+    awaiting: str | None = None
 
     @property
     def clarified(self) -> bool:
@@ -112,12 +116,17 @@ def replies_figures(reply_items: list[dict], outcomes: list[Outcome]) -> dict:
     per_expect: dict[str, dict] = {}
     for item, outcome in pairs:
         row = per_expect.setdefault(
-            item["expect"], {"replies": 0, "right": 0, "clarifying": 0, "credited a step": 0, "intents": Counter()}
-        )
+            item["expect"],
+            {
+                "replies": 0, "right": 0, "clarifying": 0, "credited a step": 0, "asked to confirm the step": 0,
+                "intents": Counter(),
+            },
+        )  # fmt: skip
         row["replies"] += 1
         row["right"] += reply_right(item, outcome)
         row["clarifying"] += outcome.clarified
         row["credited a step"] += bool(outcome.credited)
+        row["asked to confirm the step"] += outcome.awaiting == f"{CONFIRM_STEP}{item['step']}"
         row["intents"][outcome.intent] += 1
     for row in per_expect.values():
         row["intents"] = dict(row["intents"].most_common())
@@ -175,7 +184,7 @@ async def reply_outcome(agent, sender: str, step: str, text: str) -> Outcome:
     intent = next((event.intent_name for event in new if isinstance(event, UserUttered)), None)
     actions = tuple(e.action_name for e in new if isinstance(e, ActionExecuted) and e.action_name != "action_listen")
     credited = tuple(s for s in after.get_slot("completed_steps") or [] if s not in done_before)
-    return Outcome(intent, actions, credited, after.get_slot("current_step"))
+    return Outcome(intent, actions, credited, after.get_slot("current_step"), after.get_slot("awaiting_answer"))
 
 
 async def replies_outcomes(agent, reply_items: list[dict]) -> list[Outcome]:

@@ -109,7 +109,7 @@ class FakeBot:
         self.processor = self
 
     async def handle_message(self, message) -> None:
-        slots = [AnySlot("current_step", mappings=[]), AnySlot("completed_steps", mappings=[])]
+        slots = [AnySlot(name, mappings=[]) for name in ("current_step", "completed_steps", "awaiting_answer")]
         tracker = self.trackers.setdefault(message.sender_id, DialogueStateTracker(message.sender_id, slots))
         for event in self.turns[message.text]:
             tracker.update(event)
@@ -138,6 +138,8 @@ def test_replies_are_played_after_their_steps_advice_and_what_the_bot_did_is_cou
                                            completed_steps=["ask_doctor"]),
             "he laughed at me": _turn("he laughed at me", "doctor_refuses", "action_give_step_advice",
                                       current_step="move_on"),
+            "went well": _turn("went well", "report_progress", "action_report_progress",
+                               awaiting_answer="confirm_step:ask_doctor"),
             "not till the 20th": _turn("not till the 20th", "nlu_fallback", "action_clarify_intent"),
             "nope": _turn("nope", "deny", "action_answer_yes_no"),
         }
@@ -147,19 +149,23 @@ def test_replies_are_played_after_their_steps_advice_and_what_the_bot_did_is_cou
         {**_reply("resistance"), "text": "he laughed at me"},
         {**_reply("not_yet"), "text": "not till the 20th"},
         {**_reply("deny", "move_on"), "text": "nope"},
+        {**_reply("reports_current_step_done"), "text": "went well"},
     ]
     outcomes = asyncio.run(replies_outcomes(bot, replies))
     assert outcomes[0] == Outcome("report_progress", ("action_report_progress",), ("ask_doctor",), "ask_doctor")
     assert outcomes[1] == Outcome("doctor_refuses", ("action_give_step_advice",), (), "move_on")
     assert outcomes[2].clarified and not outcomes[3].clarified
     # Each reply in a conversation of its own: the prelude, then the reply.
-    assert len(bot.trackers) == 4
+    assert len(bot.trackers) == 5
     figures = replies_figures(replies, outcomes)
-    assert figures["replies"] == 4 and figures["right"] == 0.75 and figures["clarifying question"] == 0.25
+    assert figures["replies"] == 5 and figures["right"] == 0.6 and figures["clarifying question"] == 0.2
     assert figures["per expected"]["not_yet"] == {
-        "replies": 1, "right": 0, "clarifying": 1, "credited a step": 0, "intents": {"nlu_fallback": 1},
+        "replies": 1, "right": 0, "clarifying": 1, "credited a step": 0, "asked to confirm the step": 0,
+        "intents": {"nlu_fallback": 1},
     }  # fmt: skip
-    assert figures["per expected"]["reports_current_step_done"]["credited a step"] == 1
+    # A report read but only asked about ("you've done step 1, is that it?") is not yet right.
+    reports = figures["per expected"]["reports_current_step_done"]
+    assert reports["right"] == reports["credited a step"] == reports["asked to confirm the step"] == 1
 
 
 def test_a_prelude_that_misses_the_items_step_stops_the_measurement():
