@@ -52,7 +52,7 @@ def _report(right_step: float, clarifying: float, replies: float | None = 0.8) -
         "small talk": {"accuracy": 0.9},
         "out of scope": {"routed into the assistant": 0.0},
         "rehearsal lines": {"micro F1": 0.9},
-        "replies in context": {"right": replies},
+        "replies in context": {"right": replies, "clarifying question": 0.1},
     }
 
 
@@ -64,9 +64,12 @@ def test_floors_are_minimums_and_the_clarifying_share_a_maximum():
 
 
 def test_replies_in_context_have_a_floor_and_a_set_without_them_is_not_held_to_it():
-    floors = {"replies_in_context": 0.75}
+    floors = {"replies_in_context": 0.75, "replies_clarifying": 0.15}
     assert shortfalls("set", _report(0.7, 0.2, replies=0.8), floors) == []
     assert shortfalls("set", _report(0.7, 0.2, replies=0.7), floors) == ["set: replies_in_context 0.7 (at least 0.75)"]
+    more_menus = _report(0.7, 0.2)
+    more_menus["replies in context"]["clarifying question"] = 0.2
+    assert shortfalls("set", more_menus, floors) == ["set: replies_clarifying 0.2 (at most 0.15)"]
     without = _report(0.7, 0.2)
     del without["replies in context"]
     assert shortfalls("set", without, floors) == []
