@@ -102,6 +102,8 @@ class Outcome:
 
 def reply_right(item: dict, outcome: Outcome) -> bool:
     expect, step = item["expect"], item["step"]
+    if expect not in {"reports_current_step_done", "resistance", *READ_AS}:
+        raise ValueError(f"replies in context: no scoring for the expected meaning {expect!r}")
     if expect == "reports_current_step_done":
         return step in outcome.credited
     if outcome.credited or outcome.clarified:
@@ -109,7 +111,7 @@ def reply_right(item: dict, outcome: Outcome) -> bool:
     if expect == "resistance":
         resistance = RESISTANCE_INTENTS | ({"relationship_changed"} if step == "after_opinion" else set())
         return outcome.intent in resistance and "action_give_step_advice" in outcome.actions
-    return outcome.intent in READ_AS.get(expect, set())
+    return outcome.intent in READ_AS[expect]
 
 
 def replies_figures(reply_items: list[dict], outcomes: list[Outcome]) -> dict:

@@ -100,6 +100,8 @@ def test_each_expected_meaning_is_scored_by_what_the_bot_did():
     assert not reply_right(_reply("deny"), Outcome("deny", ("action_clarify_intent",)))
     assert reply_right(_reply("affirm"), Outcome("affirm", yes_no))
     assert reply_right(_reply("deny"), Outcome("deny", yes_no))
+    with pytest.raises(ValueError, match="'thinking_about_it'"):  # never silently wrong
+        reply_right(_reply("thinking_about_it"), Outcome("deny", yes_no))
 
 
 class FakeBot:
