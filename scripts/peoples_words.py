@@ -8,14 +8,21 @@ Per set:
 - small_talk.yml: accuracy on the lines that are not already training examples (stock phrases such as
   "thanks" are both; the set's README says so);
 - out_of_scope.yml: the share routed into an assistant intent (journey, progress, rehearsal, privacy);
-- rehearsal_lines.yml: micro-F1, precision and recall per tag of the rehearsal tagger.
+- rehearsal_lines.yml: micro-F1, precision and recall per tag of the rehearsal tagger;
+- replies_in_context.yml: replies to a bot turn, each sent into a real conversation that has just been
+  given the advice of the item's step (REPLY_PRELUDE), the actions run in this process on a throw-away
+  progress database; what the bot then does is scored against the item's `expect` (reply_right): the
+  share right, the share answered with the clarifying question, and per expected meaning the count right,
+  clarifying, crediting a step, and the intents read.
 
 With `--floors FILE` (tests/peoples_words_floors.yml, in `make test`) it fails when a set falls below what
 the shipped model reached: right step and small talk (at least), clarifying question and everyday text
-routed into the assistant (at most), rehearsal micro-F1 (at least).
+routed into the assistant (at most), rehearsal micro-F1 and replies in context right (at least), replies in
+context answered with the clarifying question (at most).
 
 `--errors DIR` writes the misread messages of unsealed sets (the default set is studied; a new set is
-sealed until its first measurement: never write its errors out).
+sealed until its first measurement: never write its errors out); the misread replies in context only for
+the studied sets (STUDIED).
 """
 
 from __future__ import annotations
@@ -26,6 +33,10 @@ import json
 import logging
 import os
 import sys
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -36,17 +47,154 @@ SETS = sorted(path for path in (PROJECT_ROOT / "tests").glob("peoples_words*") i
 FALLBACK = "nlu_fallback"
 SMALL_TALK = {"greet", "goodbye", "thank", "affirm", "deny", "help", "bot_challenge"}
 HARMLESS = SMALL_TALK | {"out_of_scope", FALLBACK, "feeling_anxious"}
+# Sets whose errors have been read: only theirs may be written out as text.
+STUDIED = {"peoples_words"}
 
 
 def items(path: Path) -> list[dict]:
     return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("items", []) if path.exists() else []
 
 
-async def parse_all(model: str, texts: list[str]) -> list[str]:
+async def parse_all(agent, texts: list[str]) -> list[str]:
+    return [(await agent.parse_message(text))["intent"]["name"] for text in texts]
+
+
+# ---- replies in context ---------------------------------------------------------------------------
+# The turns that bring a new conversation to the bot turn an item answers: the advice of the item's step
+# just given (current_step set, action_give_step_advice the last action), as a user gets it by asking
+# about that step. Payloads, so that the set-up does not depend on the NLU. Step 5 is reached the way the
+# journey leads there ("what's next?" after step 4): its topic intents would tell the bot how the second
+# opinion went, which the replies to "Have you had the second opinion?" are about.
+REPLY_PRELUDE = {
+    "ask_doctor": ["/ask_how_to_raise"],
+    "be_honest": ["/fear_offending_doctor"],
+    "outside_network": ["/ask_find_specialist"],
+    "move_on": ["/doctor_defensive"],
+    "after_opinion": ["/doctor_defensive", "/next_step"],
+}
+# What each expected meaning may be read as. A resistance is advice for a doctor's objection (step 4), or,
+# after the second opinion, the relationship that changed (step 5's own resistance). "Not yet" is a "no"
+# there (no intent of its own), or an appointment still to come (the check-in offer); none of these may
+# credit a step.
+RESISTANCE_INTENTS = {"doctor_defensive", "doctor_refuses"}
+READ_AS = {"affirm": {"affirm"}, "deny": {"deny"}, "not_yet": {"deny", "mention_appointment"}}
+CLARIFY = "action_clarify_intent"
+# awaiting_answer after action_report_progress asked "It sounds like you've done step N. Is that it?"
+# (actions/journey_actions.py CONFIRM_STEP): the report was read, but not yet credited.
+CONFIRM_STEP = "confirm_step:"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the bot did with a reply: the intent it read, the actions it ran (action_listen left out),
+    the steps that became done in that turn, current_step and awaiting_answer afterwards."""
+
+    intent: str | None
+    actions: tuple[str, ...]
+    credited: tuple[str, ...] = ()
+    current_step: str | None = None
+    awaiting: str | None = None
+
+    @property
+    def clarified(self) -> bool:
+        return CLARIFY in self.actions
+
+
+def reply_right(item: dict, outcome: Outcome) -> bool:
+    expect, step = item["expect"], item["step"]
+    if expect not in {"reports_current_step_done", "resistance", *READ_AS}:
+        raise ValueError(f"replies in context: no scoring for the expected meaning {expect!r}")
+    if expect == "reports_current_step_done":
+        return step in outcome.credited
+    if outcome.credited or outcome.clarified:
+        return False
+    if expect == "resistance":
+        resistance = RESISTANCE_INTENTS | ({"relationship_changed"} if step == "after_opinion" else set())
+        return outcome.intent in resistance and "action_give_step_advice" in outcome.actions
+    return outcome.intent in READ_AS[expect]
+
+
+def replies_figures(reply_items: list[dict], outcomes: list[Outcome]) -> dict:
+    pairs = list(zip(reply_items, outcomes, strict=True))
+    per_expect: dict[str, dict] = {}
+    for item, outcome in pairs:
+        row = per_expect.setdefault(
+            item["expect"],
+            {
+                "replies": 0, "right": 0, "clarifying": 0, "credited a step": 0, "asked to confirm the step": 0,
+                "intents": Counter(),
+            },
+        )  # fmt: skip
+        row["replies"] += 1
+        row["right"] += reply_right(item, outcome)
+        row["clarifying"] += outcome.clarified
+        row["credited a step"] += bool(outcome.credited)
+        row["asked to confirm the step"] += outcome.awaiting == f"{CONFIRM_STEP}{item['step']}"
+        row["intents"][outcome.intent] += 1
+    for row in per_expect.values():
+        row["intents"] = dict(row["intents"].most_common())
+    return {
+        "replies": len(pairs),
+        "right": share(sum(reply_right(item, outcome) for item, outcome in pairs), len(pairs)),
+        "clarifying question": share(sum(outcome.clarified for _, outcome in pairs), len(pairs)),
+        "per expected": dict(sorted(per_expect.items())),
+    }
+
+
+class InProcessActions:
+    """An action endpoint that runs the project's actions in this process (rasa_sdk's executor, the one
+    `rasa run actions` serves): what the bot does next is measured without an action server."""
+
+    def __init__(self) -> None:
+        from rasa_sdk.executor import ActionExecutor
+
+        self.executor = ActionExecutor()
+        self.executor.register_package("actions")
+        self.url = "in-process"
+        self.headers: dict = {}
+        self.params: dict = {}
+        self.token = None
+        self.token_name = "token"
+        self.basic_auth = None
+        self.cafile = None
+        self.kwargs: dict = {}
+
+    async def request(self, json: dict | None = None, **_: object) -> dict:
+        return await self.executor.run(json) or {}
+
+
+@cache
+def load_agent(model: str):
     from rasa.core.agent import Agent
 
-    agent = Agent.load(model)
-    return [(await agent.parse_message(text))["intent"]["name"] for text in texts]
+    return Agent.load(model, action_endpoint=InProcessActions())
+
+
+async def reply_outcome(agent, sender: str, step: str, text: str) -> Outcome:
+    """Plays the step's prelude, then the reply, in a new conversation: what the bot did with the reply."""
+    from rasa.core.channels import CollectingOutputChannel, UserMessage
+    from rasa.shared.core.events import ActionExecuted, UserUttered
+
+    for payload in REPLY_PRELUDE[step]:
+        await agent.handle_message(UserMessage(payload, CollectingOutputChannel(), sender))
+    before = await agent.processor.get_tracker(sender)
+    if before.get_slot("current_step") != step:  # the set-up must stand where the item's bot turn stands
+        raise RuntimeError(f"{sender}: the prelude left current_step {before.get_slot('current_step')}, not {step}")
+    seen, done_before = len(before.events), set(before.get_slot("completed_steps") or [])
+    await agent.handle_message(UserMessage(text, CollectingOutputChannel(), sender))
+    after = await agent.processor.get_tracker(sender)
+    new = list(after.events)[seen:]
+    intent = next((event.intent_name for event in new if isinstance(event, UserUttered)), None)
+    actions = tuple(e.action_name for e in new if isinstance(e, ActionExecuted) and e.action_name != "action_listen")
+    credited = tuple(s for s in after.get_slot("completed_steps") or [] if s not in done_before)
+    return Outcome(intent, actions, credited, after.get_slot("current_step"), after.get_slot("awaiting_answer"))
+
+
+async def replies_outcomes(agent, reply_items: list[dict]) -> list[Outcome]:
+    return [
+        await reply_outcome(agent, f"replies-in-context-{number}", item["step"], item["text"])
+        for number, item in enumerate(reply_items)
+    ]
 
 
 def normalised(text: str) -> str:
@@ -101,7 +249,10 @@ def evaluate(directory: Path, model: str, errors: Path | None) -> dict:
     small_talk = [item for item in items(directory / "small_talk.yml") if normalised(item["text"]) not in trained]
     everyday = items(directory / "out_of_scope.yml")
     texts = [item["text"] for item in journey_items + small_talk + everyday]
-    predicted = asyncio.run(parse_all(model, texts))
+    reply_items = items(directory / "replies_in_context.yml")
+    agent = load_agent(model)
+    predicted = asyncio.run(parse_all(agent, texts))
+    outcomes = asyncio.run(replies_outcomes(agent, reply_items))
     journey_predicted = predicted[: len(journey_items)]
     small_predicted = predicted[len(journey_items) : len(journey_items) + len(small_talk)]
     everyday_predicted = predicted[len(journey_items) + len(small_talk) :]
@@ -119,6 +270,8 @@ def evaluate(directory: Path, model: str, errors: Path | None) -> dict:
         },
         "rehearsal lines": rehearsal_figures(items(directory / "rehearsal_lines.yml")),
     }
+    if reply_items:
+        report["replies in context"] = replies_figures(reply_items, outcomes)
     if errors is not None:
         errors.mkdir(parents=True, exist_ok=True)
         wrong = [
@@ -127,6 +280,14 @@ def evaluate(directory: Path, model: str, errors: Path | None) -> dict:
             if step_of.get(intent) != item["step"]
         ]
         (errors / f"{directory.name}_journey_errors.tsv").write_text("\n".join(wrong) + "\n", encoding="utf-8")
+        if directory.name in STUDIED and reply_items:
+            misread = [
+                f"{item['step']}\t{item['expect']}\t{outcome.intent}\t{','.join(outcome.actions)}\t"
+                f"{','.join(outcome.credited)}\t{item['text']}"
+                for item, outcome in zip(reply_items, outcomes, strict=True)
+                if not reply_right(item, outcome)
+            ]
+            (errors / f"{directory.name}_replies_errors.tsv").write_text("\n".join(misread) + "\n", encoding="utf-8")
     return report
 
 
@@ -138,10 +299,12 @@ def figures_for_floors(report: dict) -> dict[str, float | None]:
         "small_talk": report["small talk"]["accuracy"],
         "everyday_routed": report["out of scope"]["routed into the assistant"],
         "rehearsal_micro_f1": report["rehearsal lines"]["micro F1"],
+        "replies_in_context": (report.get("replies in context") or {}).get("right"),
+        "replies_clarifying": (report.get("replies in context") or {}).get("clarifying question"),
     }
 
 
-AT_MOST = {"clarifying", "everyday_routed"}
+AT_MOST = {"clarifying", "everyday_routed", "replies_clarifying"}
 
 
 def shortfalls(name: str, report: dict, floors: dict[str, float]) -> list[str]:
@@ -164,6 +327,9 @@ def main() -> int:
     parser.add_argument("--floors", type=Path, help="fail below the figures in this file (per set folder name)")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # The replies in context run the actions here: their progress goes to a throw-away database.
+    scratch = tempfile.TemporaryDirectory(prefix="peoples-words-")
+    os.environ["DATABASE_URL"] = f"sqlite:///{Path(scratch.name) / 'progress.db'}"
     logging.disable(logging.WARNING)
     from rasa.utils.log_utils import configure_structlog
 
