@@ -7,7 +7,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.conversation import ReplyingAction, bot_texts, last_advice
+from actions.conversation import ADVICE_ACTIONS, ReplyingAction, bot_texts, last_advice
 from actions.preparation_actions import note_confirmed_fact
 from actions.store_access import with_store
 from secondlook.facts import CONFIRM_FACT, pending_fact
@@ -162,6 +162,8 @@ def _reported_step(journey: Journey, tracker: Tracker) -> str | None:
 # A yes/no question the bot asked, remembered so that "yes" or "no" answers it (action_answer_yes_no):
 # which step is done, or whether a situation is the user's (CONFIRM_FACT, action_confirm_situation).
 CONFIRM_STEP = "confirm_step:"
+# The actions that give the current step's advice: a report right after one of them is about that step.
+STEP_ADVICE_ACTIONS = (*ADVICE_ACTIONS, "action_more_advice")
 ASKED_BY = {CONFIRM_STEP: "action_report_progress", CONFIRM_FACT: "action_confirm_situation"}
 
 
@@ -220,7 +222,7 @@ class ActionReportProgress(ReplyingAction):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
         journey = load_journey()
         completed = _known_completed(journey, tracker, dispatcher)
-        step_id = _reported_step(journey, tracker)
+        step_id = _reported_step(journey, tracker) or _step_just_advised(journey, tracker, completed)
         if step_id is None:
             current = tracker.get_slot("current_step")
             likely = current if journey.has_step(current) and current not in completed else None
@@ -232,18 +234,35 @@ class ActionReportProgress(ReplyingAction):
         return [SlotSet("completed_steps", completed), SlotSet("awaiting_answer", None)]
 
 
+def _last_bot_action(tracker: Tracker) -> str | None:
+    """The action the bot ran last before the user's latest message (listening and slot filling aside)."""
+    skipped = {"action_listen", "action_extract_slots", "action_session_start"}
+    return next(
+        (
+            event.get("name")
+            for event in reversed(tracker.events)
+            if event.get("event") == "action" and event.get("name") not in skipped
+        ),
+        None,
+    )
+
+
+def _step_just_advised(journey: Journey, tracker: Tracker, completed: list[str]) -> str | None:
+    """A report that names no step, sent right after a step's advice, is about that step ("did that
+    yesterday, she was fine with it"): the `current_step` slot, when the bot's last action gave its
+    advice and the step is not done yet."""
+    current = tracker.get_slot("current_step")
+    if journey.has_step(current) and current not in completed and _last_bot_action(tracker) in STEP_ADVICE_ACTIONS:
+        return current
+    return None
+
+
 def _question_just_asked(tracker: Tracker) -> str | None:
     """The yes/no question pending, but only if the bot's last action asked it: a "yes" three turns later
     answers nothing."""
     question = tracker.get_slot("awaiting_answer")
-    skipped = {"action_listen", "action_extract_slots", "action_session_start"}
-    last_actions = [
-        event.get("name")
-        for event in reversed(tracker.events)
-        if event.get("event") == "action" and event.get("name") not in skipped
-    ]
     asked_by = next((action for prefix, action in ASKED_BY.items() if question and question.startswith(prefix)), None)
-    return question if last_actions and last_actions[0] == asked_by else None
+    return question if asked_by and _last_bot_action(tracker) == asked_by else None
 
 
 class ActionAnswerYesNo(ReplyingAction):

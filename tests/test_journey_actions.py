@@ -128,6 +128,47 @@ async def test_an_ambiguous_report_asks_for_confirmation_first(dispatcher, domai
     assert len(options) == 5
 
 
+def _after(action: str, text: str) -> list[dict]:
+    """Events of a conversation where the bot ran `action`, then the user said `text`."""
+    return [
+        {"event": "action", "name": action},
+        {"event": "bot", "text": "Some advice."},
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": text, "parse_data": {"intent": {"name": "report_progress"}}},
+    ]
+
+
+@pytest.mark.parametrize("advice", ["action_give_step_advice", "action_next_step", "action_more_advice"])
+async def test_a_report_right_after_a_steps_advice_credits_that_step(advice, dispatcher, domain, store):
+    text = "spoke to him after the scan, he was fine with it"
+    tracker = make_tracker(
+        "report_progress", text=text, slots={"current_step": "ask_doctor"}, events=_after(advice, text)
+    )
+    events = await ActionReportProgress().run(dispatcher, tracker, domain)
+    assert store.completed_steps("user-1") == ["ask_doctor"]
+    assert events == [SlotSet("completed_steps", ["ask_doctor"]), SlotSet("awaiting_answer", None)]
+    assert "ticked off step 1" in texts(dispatcher)[0]
+
+
+@pytest.mark.parametrize("earlier", ["action_show_progress", "action_answer_yes_no"])
+async def test_a_report_after_something_else_still_asks_which_step(earlier, dispatcher, domain, store):
+    tracker = make_tracker(
+        "report_progress", text="done", slots={"current_step": "ask_doctor"}, events=_after(earlier, "done")
+    )
+    await ActionReportProgress().run(dispatcher, tracker, domain)
+    assert store.completed_steps("user-1") == []
+    assert "do you mean step 1" in texts(dispatcher)[0]
+
+
+async def test_a_report_after_the_advice_of_a_step_already_done_asks(dispatcher, domain, store):
+    store.mark_done("user-1", "ask_doctor")
+    events = _after("action_give_step_advice", "done")
+    tracker = make_tracker("report_progress", text="done", slots={"current_step": "ask_doctor"}, events=events)
+    await ActionReportProgress().run(dispatcher, tracker, domain)
+    assert store.completed_steps("user-1") == ["ask_doctor"]
+    assert "Which step" in texts(dispatcher)[0]
+
+
 async def test_a_report_with_no_current_step_lists_the_open_steps(dispatcher, domain, store):
     store.mark_done("user-1", "ask_doctor")
     await ActionReportProgress().run(dispatcher, make_tracker("report_progress", text="did it"), domain)
