@@ -47,6 +47,18 @@ VANILLA_CONVERSATION = [
     "thanks",
     "bye",
 ]
+# One long conversation, one user: does a turn cost more as the conversation grows? (issue: cost per turn)
+GROWTH_SCRIPT = {
+    "vanilla": VANILLA_CONVERSATION,
+    "secondlook": [
+        "what's next",
+        "ok, I've done that step",
+        "where am I?",
+        "how do I find a specialist outside my network?",
+    ],
+}
+GROWTH_TURNS = 300
+GROWTH_BLOCK = 20
 SEQUENTIAL_CONVERSATIONS = 8
 CONCURRENCY = (16, 64)
 CONVERSATIONS_PER_USER = {16: 2, 64: 1}
@@ -165,6 +177,28 @@ async def load(url: str, script: list[str], users: int, conversations_each: int,
     }
 
 
+async def grow(url: str, script: list[str], turns: int = GROWTH_TURNS) -> list[float]:
+    """The latency of each turn of one conversation of `turns` turns (the script repeated), in ms."""
+    latencies: list[float] = []
+    sender = f"bench-long-{uuid.uuid4().hex}"
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300)) as session:
+        for turn in range(turns):
+            if turn % 10 == 0:
+                progress(f"one long conversation: turn {turn}/{turns}")
+            started = time.perf_counter()
+            message = {"sender": sender, "message": script[turn % len(script)]}
+            async with session.post(f"{url}/webhooks/rest/webhook", json=message) as reply:
+                reply.raise_for_status()
+                await reply.read()
+            latencies.append((time.perf_counter() - started) * 1000)
+    return latencies
+
+
+def block_medians(latencies: list[float], block: int = GROWTH_BLOCK) -> list[float]:
+    """The median latency of each block of `block` turns (turns 1-20, 21-40, ...)."""
+    return [statistics.median(latencies[start : start + block]) for start in range(0, len(latencies), block)]
+
+
 # --- one set-up ----------------------------------------------------------------------------------------------
 
 
@@ -196,6 +230,11 @@ def measure(label: str, replicas: int, vanilla: bool) -> dict:
                 levels = [asyncio.run(load(cluster.url, script, 1, SEQUENTIAL_CONVERSATIONS, label))]
                 for users in CONCURRENCY:
                     levels.append(asyncio.run(load(cluster.url, script, users, CONVERSATIONS_PER_USER[users], label)))
+                long_conversation = (
+                    asyncio.run(grow(cluster.url, GROWTH_SCRIPT["vanilla" if vanilla else "secondlook"]))
+                    if replicas == 1
+                    else None
+                )
                 rasa_rss = max(rss_mb(process.pid) for process in cluster.replicas)
                 actions_rss = sum(rss_mb(process.pid) for process in cluster.action_servers)
             finally:
@@ -209,6 +248,7 @@ def measure(label: str, replicas: int, vanilla: bool) -> dict:
         "levels": levels,
         "rasa_rss": rasa_rss,
         "actions_rss": actions_rss,
+        "long_conversation": long_conversation,
     }
 
 
@@ -243,6 +283,20 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def growth_table(results: list[dict]) -> str:
+    """Median latency per block of turns of one long conversation, and the last block over the first."""
+    measured = [r for r in results if r.get("long_conversation")]
+    blocks = {r["label"]: block_medians(r["long_conversation"]) for r in measured}
+    lines = ["turns of one conversation  " + "  ".join(f"{label:>18}" for label in blocks)]
+    for index in range(len(next(iter(blocks.values()), []))):
+        first, last = index * GROWTH_BLOCK + 1, (index + 1) * GROWTH_BLOCK
+        lines.append(
+            f"{first:>4}-{last:<4} (p50)            " + "  ".join(f"{b[index]:>15.0f} ms" for b in blocks.values())
+        )
+    lines.append("last block / first block     " + "  ".join(f"{b[-1] / b[0]:>17.2f}x" for b in blocks.values()))
+    return "\n".join(lines)
+
+
 def ratios(vanilla: dict, one: dict, two: dict) -> list[str]:
     def level(result: dict, users: int) -> dict:
         return next(entry for entry in result["levels"] if entry["users"] == users)
@@ -251,6 +305,8 @@ def ratios(vanilla: dict, one: dict, two: dict) -> list[str]:
     for users in CONCURRENCY:
         gain = level(two, users)["throughput"] / level(one, users)["throughput"]
         lines.append(f"throughput, 2 replicas / 1 replica ({users} users): {gain:.2f}x")
+    share = level(one, 16)["throughput"] / level(vanilla, 16)["throughput"]
+    lines.append(f"throughput, SecondLook x1 / vanilla (16 users): {share:.2f}x")
     lines.append(f"largest Rasa server RSS: {max(r['rasa_rss'] for r in (vanilla, one, two)):.0f} MB")
     return lines
 
@@ -286,6 +342,27 @@ def plot(results: list[dict], path: Path) -> None:
     figure.savefig(path, dpi=120)
 
 
+def plot_growth(results: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for index, result in enumerate(r for r in results if r.get("long_conversation")):
+        medians = block_medians(result["long_conversation"])
+        middles = [block * GROWTH_BLOCK + GROWTH_BLOCK / 2 for block in range(len(medians))]
+        axes.plot(middles, medians, marker="o", color=f"C{index}", label=f"{result['label']} (p50 of 20 turns)")
+    axes.set_xlabel("turn of one conversation")
+    axes.set_ylabel("latency per turn (ms)")
+    axes.set_title("Does a turn cost more as the conversation grows? (one user, REST)")
+    axes.set_ylim(bottom=0)
+    axes.grid(True, alpha=0.3)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.parse_args()
@@ -298,10 +375,15 @@ def main() -> None:
     ]
     (RESULTS / "bench.json").write_text(json.dumps(results, indent=2))
     plot(results, RESULTS / "bench-latency.png")
+    plot_growth(results, RESULTS / "bench-growth.png")
     print(table(results))
     print()
+    print(growth_table(results))
+    print()
     print("\n".join(ratios(*results)))
-    print(f"\nplot: {RESULTS / 'bench-latency.png'}; figures: {RESULTS / 'bench.json'}")
+    print(
+        f"\nplots: {RESULTS / 'bench-latency.png'}, {RESULTS / 'bench-growth.png'}; figures: {RESULTS / 'bench.json'}"
+    )
 
 
 if __name__ == "__main__":
