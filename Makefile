@@ -46,7 +46,7 @@ TOOLS_STAMP := $(TOOLS_VENV)/.installed-pip-audit-$(PIP_AUDIT_VERSION)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: run test train install bench cluster lock lint validate pytest conversation-tests nlu-gate peoples-words rehearsal-gate safety-gate purge clean chromium nginx audit
+.PHONY: run test train install bench profile cluster lock lint validate pytest conversation-tests nlu-gate peoples-words rehearsal-gate safety-gate purge clean chromium nginx audit
 
 install: $(VENV_STAMP) $(SPACY_STAMP) $(ENCODER_STAMP) $(WEB_STAMP)
 
@@ -80,6 +80,22 @@ $(TOOLS_STAMP):
 	rm -rf $(TOOLS_VENV) && $(PYTHON_310) -m venv $(TOOLS_VENV)
 	$(TOOLS_VENV)/bin/python -m pip install --quiet pip-audit==$(PIP_AUDIT_VERSION)
 	touch $@
+
+# py-spy, the sampling profiler of `make profile`, in a venv of its own (a pinned wheel, hash checked).
+PROFILER_VENV := build/profiler-venv
+PY_SPY := py-spy==0.4.1 --hash=sha256:6a80ec05eb8a6883863a367c6a4d4f2d57de68466f7956b6367d4edd5c61bb29
+PROFILER_STAMP := $(PROFILER_VENV)/.installed-$(call hash,Makefile)
+
+$(PROFILER_STAMP):
+	@test -n "$(PYTHON_310)" || { echo "Python 3.10 is needed"; exit 1; }
+	rm -rf $(PROFILER_VENV) && $(PYTHON_310) -m venv $(PROFILER_VENV)
+	echo "$(PY_SPY)" > $(PROFILER_VENV)/requirements.txt
+	$(PROFILER_VENV)/bin/python -m pip install --quiet --require-hashes -r $(PROFILER_VENV)/requirements.txt
+	touch $@
+
+# Flame graphs of the Rasa server and the action server under 16 users (docs/profile/).
+profile: $(MODEL) $(WEB_STAMP) nginx $(PROFILER_STAMP)
+	SECONDLOOK_MODEL=$(MODEL) $(BIN)/python scripts/profile_load.py --py-spy $(PROFILER_VENV)/bin/py-spy --label "$(PROFILE_LABEL)"
 
 # Known vulnerabilities in the locked dependencies (tests/test_dependency_audit.py runs the same).
 audit: $(TOOLS_STAMP)

@@ -272,7 +272,7 @@ def evaluate(directory: Path, model: str, errors: Path | None) -> dict:
     }
     if reply_items:
         report["replies in context"] = replies_figures(reply_items, outcomes)
-    if errors is not None:
+    if errors is not None and directory.name in STUDIED:  # a blind set's texts never leave it
         errors.mkdir(parents=True, exist_ok=True)
         wrong = [
             f"{item['step']}\t{item['intent']}\t{intent}\t{item['text']}"
@@ -280,7 +280,7 @@ def evaluate(directory: Path, model: str, errors: Path | None) -> dict:
             if step_of.get(intent) != item["step"]
         ]
         (errors / f"{directory.name}_journey_errors.tsv").write_text("\n".join(wrong) + "\n", encoding="utf-8")
-        if directory.name in STUDIED and reply_items:
+        if reply_items:
             misread = [
                 f"{item['step']}\t{item['expect']}\t{outcome.intent}\t{','.join(outcome.actions)}\t"
                 f"{','.join(outcome.credited)}\t{item['text']}"
