@@ -145,14 +145,19 @@ def problems_of(events: list[dict]) -> list[str]:
             found.append(f"{message!r} stored {counts[message]} times")
     if texts and (texts[0] != OPENING or texts[-1] != CLOSING):
         found.append(f"turns out of order: {texts}")
-    in_turn = False
+    in_turn, previous_end = False, None
     for event in events:
         if event["event"] == "user":
             if in_turn:
                 found.append(f"turn {event['text']!r} began before the previous one ended")
+            # The tracker store writes each turn's events together, after the turn: turns that ran at the
+            # same time on two replicas are stored one after the other, each built on a state that did
+            # not hold the other. Their clocks show it (one machine, one clock).
+            if previous_end is not None and event["timestamp"] < previous_end:
+                found.append(f"turn {event['text']!r} ran while the previous one was still running")
             in_turn = True
         elif event["event"] == "action" and event["name"] == "action_listen":
-            in_turn = False
+            in_turn, previous_end = False, event["timestamp"]
     reports = sum(1 for event in events if event["event"] == "action" and event["name"] == "action_report_progress")
     if reports != len(BURST):
         found.append(f"action_report_progress stored {reports} times")
@@ -184,7 +189,8 @@ def test_two_replicas_keep_every_turn_of_every_conversation(clusters):
 
 
 def test_the_stock_redis_lock_store_loses_turns(clusters):
-    """Test of the test: the same run with Rasa's own RedisLockStore shows the loss it is there to catch.
+    """Test of the test: the same run with Rasa's own RedisLockStore shows what the test is there to catch:
+    turns lost, or (our tracker store writes each turn's own events) turns that ran at the same time.
     (Its lost tickets also leave some turns waiting for a lock that is gone: a short timeout.)"""
     cluster_of, databases = clusters
 
@@ -200,7 +206,7 @@ def test_the_stock_redis_lock_store_loses_turns(clusters):
     broken = [sender for sender in turns if problems_of(events[sender])]
     missing, total = len(answered_but_missing), len(turns)
     print(f"stock RedisLockStore: {missing} answered turns missing, {len(broken)} of {total} conversations broken")
-    assert answered_but_missing, f"no answered turn went missing; conversations with problems: {len(broken)}"
+    assert answered_but_missing or broken, "no answered turn went missing and no conversation broke"
 
 
 def test_nginx_serves_the_chat_page_and_socketio(clusters):
