@@ -31,9 +31,12 @@ def main() -> None:
     parser.add_argument("--py-spy", required=True, help="the py-spy executable")
     parser.add_argument("--label", default="", help="added to the file names (before, after)")
     parser.add_argument("--rounds", type=int, default=3, help="conversations per user, several for a steady state")
+    parser.add_argument("--raw", action="store_true", help="collapsed stacks (text) into results/profile/ instead")
     args = parser.parse_args()
-    OUT.mkdir(parents=True, exist_ok=True)
+    out = PROJECT_ROOT / "results" / "profile" if args.raw else OUT
+    out.mkdir(parents=True, exist_ok=True)
     suffix = f"-{args.label}" if args.label else ""
+    kind, extension = ("raw", "txt") if args.raw else ("flamegraph", "svg")
     database = create_database("secondlook_profile")
     try:
         with (
@@ -54,9 +57,9 @@ def main() -> None:
                         "--subprocesses",
                         "--nonblocking",
                         "--format",
-                        "flamegraph",
+                        kind,
                         "--output",
-                        str(OUT / f"{name}-{USERS}-users{suffix}.svg"),
+                        str(out / f"{name}-{USERS}-users{suffix}.{extension}"),
                     ],
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.PIPE,
@@ -81,7 +84,7 @@ def main() -> None:
         drop_database(database)
     print(f"\n{result['turns']} turns, {result['throughput']:.1f} turns/s, p50 {result['p50']:.0f} ms")
     for name in ("rasa", "actions"):
-        print(f"flame graph: {OUT / f'{name}-{USERS}-users{suffix}.svg'}")
+        print(f"profile: {out / f'{name}-{USERS}-users{suffix}.{extension}'}")
 
 
 if __name__ == "__main__":

@@ -34,3 +34,37 @@ def test_a_channel_does_not_start_on_rasa_code_it_was_not_written_for(monkeypatc
     monkeypatch.setattr(rasa_patches, "PATCHED", (Patched(first.name, lambda: changed_run, first.sha256),))
     with pytest.raises(RasaChanged):
         rasa_patches.apply(Blueprint("patch_check_test"))
+
+
+REPLIES = [
+    {"events": [], "responses": []},
+    {"events": [{"event": "slot", "name": "current_step", "value": "ask_doctor"}], "responses": [{"text": "Hi"}]},
+    {"events": [{"event": "action", "name": "action_listen", "policy": None, "confidence": None}]},
+    {"events": [{"event": "not_an_event"}], "responses": []},
+    {"events": [{"event": "slot"}], "responses": []},  # a slot event without its name
+    {"events": "everything", "responses": []},
+    {"events": [], "responses": [42]},
+]
+
+
+@pytest.mark.parametrize("reply", REPLIES)
+def test_the_compiled_reply_check_accepts_and_rejects_what_rasas_own_does(reply, monkeypatch):
+    """The compiled check (install_compiled_reply_check) against Rasa's `_validate_action_result` itself:
+    the same verdict on valid and broken action-server replies, and the same error."""
+    from jsonschema import ValidationError
+    from rasa.core.actions.action import RemoteAction
+
+    action = RemoteAction("action_anything", None)
+
+    def verdict(validate):
+        try:
+            return validate(action, reply), None
+        except ValidationError as error:
+            return False, (error.message, list(error.path))
+
+    expected = verdict(rasa_patches._ORIGINAL_VALIDATE)
+    monkeypatch.setattr(RemoteAction, "_validate_action_result", rasa_patches._ORIGINAL_VALIDATE)
+    rasa_patches.install_compiled_reply_check()
+    assert RemoteAction._validate_action_result is not rasa_patches._ORIGINAL_VALIDATE
+    assert verdict(RemoteAction._validate_action_result) == expected
+    assert expected[0] is (reply in REPLIES[:3])
