@@ -1,4 +1,4 @@
-"""The three places where the project changes Rasa's own code, in one module, each checked against the
+"""The four places where the project changes Rasa's own code, in one module, each checked against the
 Rasa it was written for:
 
 - `RemoteAction.run` is wrapped (`install_action_fallback`): a time limit, and an honest reply
@@ -8,7 +8,13 @@ Rasa it was written for:
 - `RemoteAction._validate_action_result` checks the action server's reply with a validator compiled
   once (`install_compiled_reply_check`). Rasa calls `jsonschema.validate` on every action call, which
   first validates the schema itself against its meta-schema: under 16 users that was 13 % of the Rasa
-  server's CPU (py-spy, docs/profile/). The same schema, the same errors, the same message.
+  server's CPU (py-spy, docs/profile/). The same schema, the same errors, the same message;
+- `MessageProcessor._parse_message_with_graph` answers a button's payload ("/next_step",
+  '/report_progress{"journey_step": "ask_doctor"}') without running the NLU pipeline
+  (`install_payload_shortcut`). The graph's last node, Rasa's RegexMessageHandler, replaces whatever the
+  pipeline made of such a text by the payload's intent and entities; the shortcut calls the same
+  unpacking first, so the result is the same and the spaCy, DIET, CRF and encoder passes (13 ms of a
+  payload's parse) are not spent. Text that is not a payload of a known intent goes through the graph.
 
 Rasa gives a project no start hook but its channels, so each of our channels calls `apply` from its
 `blueprint()` (Rasa builds those while it sets the server up, before it serves): whichever channels
@@ -32,9 +38,14 @@ from typing import Any
 
 import rasa
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
+from rasa.core.processor import MessageProcessor
 from rasa.core.tracker_store import FailSafeTrackerStore
-from rasa.shared.constants import DOCS_BASE_URL
+from rasa.nlu.classifiers.regex_message_handler import RegexMessageHandler
+from rasa.shared.constants import DOCS_BASE_URL, INTENT_MESSAGE_PREFIX
 from rasa.shared.core.events import Event
+from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
 from sanic import Blueprint
 
 from channels.guard import FALLBACK_MARK, action_timeout, fallback_events
@@ -59,7 +70,10 @@ class Patched:
 
 _ORIGINAL_RUN = RemoteAction.run  # read before any wrapping: the check is of Rasa's own code
 _ORIGINAL_VALIDATE = RemoteAction._validate_action_result
+_ORIGINAL_PARSE = MessageProcessor._parse_message_with_graph
+_ORIGINAL_UNPACK = YAMLStoryReader.unpack_regex_message
 COMPILED_MARK = "_secondlook_compiled_reply_check"
+PAYLOAD_MARK = "_secondlook_payload_shortcut"
 
 PATCHED = (
     Patched(
@@ -71,6 +85,17 @@ PATCHED = (
         "rasa.core.actions.action.RemoteAction._validate_action_result",
         lambda: _ORIGINAL_VALIDATE,
         "f8cdb4be6812396167ced74161b2ccd65c5ea676ad86d7d359d8c322d9d8dc42",
+    ),
+    Patched(
+        "rasa.core.processor.MessageProcessor._parse_message_with_graph",
+        lambda: _ORIGINAL_PARSE,
+        "0bd50a53b5c013af8458cbefe5dbcbd5c02c82a671a841b1947b3e8964e5c3d1",
+    ),
+    # What the graph's RegexMessageHandler calls, and the shortcut calls too.
+    Patched(
+        "rasa.shared.core.training_data.story_reader.yaml_story_reader.YAMLStoryReader.unpack_regex_message",
+        lambda: _ORIGINAL_UNPACK,
+        "bf81f8a66c2c3e526dd4eba42de36f716b7c5f9fafbe91ece460bcb6e157fa91",
     ),
     # The whole class: the patch relies on every method calling the callback before falling back.
     Patched(
@@ -107,6 +132,7 @@ def apply(blueprint: Blueprint) -> None:
         check(patched)
     install_action_fallback()
     install_compiled_reply_check()
+    install_payload_shortcut()
     blueprint.listener("after_server_start")(keep_conversations_in_their_store)
 
 
@@ -183,6 +209,36 @@ def install_compiled_reply_check() -> None:
 
     setattr(_validate_action_result, COMPILED_MARK, True)
     RemoteAction._validate_action_result = _validate_action_result
+
+
+def parsed_payload(text: str, domain: Any) -> Message | None:
+    """A button's payload unpacked as the graph's RegexMessageHandler would; None for anything else (text,
+    a malformed payload, an intent the domain does not know), which the NLU pipeline reads."""
+    if not (text or "").strip().startswith(INTENT_MESSAGE_PREFIX):
+        return None
+    message = Message(data={TEXT: text})
+    unpacked = YAMLStoryReader.unpack_regex_message(message, domain, entity_extractor_name=RegexMessageHandler.__name__)
+    return None if unpacked is message else unpacked
+
+
+def install_payload_shortcut() -> None:
+    """Wraps `MessageProcessor._parse_message_with_graph`: a payload's parse without the pipeline."""
+    original = MessageProcessor._parse_message_with_graph
+    if getattr(original, PAYLOAD_MARK, False):
+        return
+
+    def _parse_message_with_graph(
+        self: MessageProcessor, message: Any, tracker: Any, only_output_properties: bool = True
+    ) -> dict[str, Any]:
+        payload = parsed_payload(message.text, self.domain)
+        if payload is None:
+            return original(self, message, tracker, only_output_properties)
+        parse_data = {TEXT: "", INTENT: {INTENT_NAME_KEY: None, PREDICTED_CONFIDENCE_KEY: 0.0}, ENTITIES: []}
+        parse_data.update(payload.as_dict(only_output_properties=only_output_properties))
+        return parse_data
+
+    setattr(_parse_message_with_graph, PAYLOAD_MARK, True)
+    MessageProcessor._parse_message_with_graph = _parse_message_with_graph
 
 
 if __name__ == "__main__":

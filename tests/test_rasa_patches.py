@@ -68,3 +68,42 @@ def test_the_compiled_reply_check_accepts_and_rejects_what_rasas_own_does(reply,
     assert RemoteAction._validate_action_result is not rasa_patches._ORIGINAL_VALIDATE
     assert verdict(RemoteAction._validate_action_result) == expected
     assert expected[0] is (reply in REPLIES[:3])
+
+
+@pytest.fixture(scope="module")
+def agent():
+    from rasa.core.agent import Agent
+
+    from secondlook.devtools.servers import trained_model
+
+    return Agent.load(str(trained_model()))
+
+
+PAYLOADS = [
+    "/next_step",
+    '/report_progress{"journey_step": "ask_doctor"}',
+    '/report_progress{"journey_step":"move_on"}',
+    "/affirm@0.7",
+    "/next_step{broken json",  # Rasa's own unpacking keeps the intent and warns about the rest
+    "/emergency",
+    '/start_rehearsal{"rehearsal_scenario": "ask_second_opinion"}',
+]
+NOT_PAYLOADS = ["/not_an_intent_we_know", "/ i feel awful", "next step please"]
+
+
+@pytest.mark.parametrize("text", PAYLOADS + NOT_PAYLOADS)
+async def test_a_payload_parses_without_the_pipeline_exactly_as_through_it(agent, text, monkeypatch):
+    """The shortcut (install_payload_shortcut) against the whole NLU graph of the trained model: the same
+    parse for every payload, and text that is not a payload still goes through the pipeline."""
+    from rasa.core.channels.channel import UserMessage
+    from rasa.core.processor import MessageProcessor
+
+    monkeypatch.setattr(MessageProcessor, "_parse_message_with_graph", rasa_patches._ORIGINAL_PARSE)
+    through_graph = await agent.processor.parse_message(UserMessage(text, sender_id="payload-test"))
+    rasa_patches.install_payload_shortcut()
+    calls = []
+    graph_run = agent.processor.graph_runner.run
+    monkeypatch.setattr(agent.processor.graph_runner, "run", lambda *a, **k: calls.append(1) or graph_run(*a, **k))
+    shortcut = await agent.processor.parse_message(UserMessage(text, sender_id="payload-test"))
+    assert shortcut == through_graph
+    assert calls == ([] if text in PAYLOADS else [1])
