@@ -179,18 +179,10 @@ async def load(url: str, script: list[str], users: int, conversations_each: int,
 
 async def grow(url: str, script: list[str], turns: int = GROWTH_TURNS) -> list[float]:
     """The latency of each turn of one conversation of `turns` turns (the script repeated), in ms."""
+    progress(f"one long conversation: {turns} turns")
     latencies: list[float] = []
-    sender = f"bench-long-{uuid.uuid4().hex}"
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300)) as session:
-        for turn in range(turns):
-            if turn % 10 == 0:
-                progress(f"one long conversation: turn {turn}/{turns}")
-            started = time.perf_counter()
-            message = {"sender": sender, "message": script[turn % len(script)]}
-            async with session.post(f"{url}/webhooks/rest/webhook", json=message) as reply:
-                reply.raise_for_status()
-                await reply.read()
-            latencies.append((time.perf_counter() - started) * 1000)
+        await converse(session, url, [script[turn % len(script)] for turn in range(turns)], latencies)
     return latencies
 
 

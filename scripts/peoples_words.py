@@ -20,9 +20,8 @@ the shipped model reached: right step and small talk (at least), clarifying ques
 routed into the assistant (at most), rehearsal micro-F1 and replies in context right (at least), replies in
 context answered with the clarifying question (at most).
 
-`--errors DIR` writes the misread messages of unsealed sets (the default set is studied; a new set is
-sealed until its first measurement: never write its errors out); the misread replies in context only for
-the studied sets (STUDIED).
+`--errors DIR` writes the misread journey messages and replies in context of the studied sets only
+(STUDIED): a blind set's texts never leave it.
 """
 
 from __future__ import annotations
@@ -41,6 +40,7 @@ from pathlib import Path
 
 import yaml
 
+from actions.journey_actions import CONFIRM_STEP
 from secondlook.paths import PROJECT_ROOT
 
 SETS = sorted(path for path in (PROJECT_ROOT / "tests").glob("peoples_words*") if path.is_dir())
@@ -79,9 +79,6 @@ REPLY_PRELUDE = {
 RESISTANCE_INTENTS = {"doctor_defensive", "doctor_refuses"}
 READ_AS = {"affirm": {"affirm"}, "deny": {"deny"}, "not_yet": {"deny", "mention_appointment"}}
 CLARIFY = "action_clarify_intent"
-# awaiting_answer after action_report_progress asked "It sounds like you've done step N. Is that it?"
-# (actions/journey_actions.py CONFIRM_STEP): the report was read, but not yet credited.
-CONFIRM_STEP = "confirm_step:"
 
 
 @dataclass(frozen=True)
@@ -129,6 +126,7 @@ def replies_figures(reply_items: list[dict], outcomes: list[Outcome]) -> dict:
         row["right"] += reply_right(item, outcome)
         row["clarifying"] += outcome.clarified
         row["credited a step"] += bool(outcome.credited)
+        # awaiting_answer after action_report_progress asked "do you mean step N?": read, not yet credited
         row["asked to confirm the step"] += outcome.awaiting == f"{CONFIRM_STEP}{item['step']}"
         row["intents"][outcome.intent] += 1
     for row in per_expect.values():
