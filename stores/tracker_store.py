@@ -183,6 +183,24 @@ def events_restoring(snapshot: dict) -> list[dict]:
     return [event.as_dict() for event in events]
 
 
+# Any fixed 64-bit number, the same in every replica: PostgreSQL's advisory locks are named by numbers.
+SNAPSHOT_TABLE_LOCK = 0x5EC0_4D_100C
+
+
+def create_snapshot_table(engine: sa.engine.Engine) -> None:
+    """Creates the snapshot table if it is missing, safely when several replicas start at once.
+
+    create_all checks for the table, then creates it: two replicas starting together on a new
+    PostgreSQL database both see it missing, and the second CREATE fails on PostgreSQL's catalogue
+    (a duplicate pg_type row), which stopped that replica. A transaction-scoped advisory lock makes
+    the check and the creation one step across processes (PostgreSQL's DDL is transactional, so the
+    table is visible to the next one the moment the lock is released)."""
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": SNAPSHOT_TABLE_LOCK})
+        SnapshotBase.metadata.create_all(connection)
+
+
 class ErasableSQLTrackerStore(SQLTrackerStore):
     def __init__(self, *args: Any, window_turns: int = DEFAULT_WINDOW_TURNS, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -193,7 +211,7 @@ class ErasableSQLTrackerStore(SQLTrackerStore):
         # 0 reads every conversation whole, as Rasa does.
         self.window_turns = int(window_turns)
         with errors_without_data("creating the snapshot table"):
-            SnapshotBase.metadata.create_all(self.engine)
+            create_snapshot_table(self.engine)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         if erasure_completed(tracker):

@@ -188,3 +188,43 @@ async def test_erasure_and_the_purge_remove_the_snapshots(stores, domain):
     windowed.purge_idle(cutoff_timestamp=100)
     assert stored(windowed, "conversation_snapshots", idle) == [] and stored(windowed, "events", idle) == []
     assert stored(windowed, "conversation_snapshots", kept) and await windowed.retrieve(kept) is not None
+
+
+def test_replicas_starting_together_on_a_new_database_all_get_the_snapshot_table():
+    """Two replicas start at once on a new PostgreSQL database (the scale-out test, a deploy): each
+    creates the snapshot table if it is missing. Without a lock the second CREATE failed on
+    PostgreSQL's catalogue and that replica never came up. Several rounds of four at once."""
+    import threading
+
+    from secondlook.devtools.databases import throwaway_database
+    from stores.tracker_store import create_snapshot_table
+
+    starters = 4
+    for _ in range(4):
+        with throwaway_database("secondlook_race") as database:
+            engines = [
+                create_engine(f"postgresql+psycopg2://postgres@127.0.0.1:5432/{database}", future=True)
+                for _ in range(starters)
+            ]
+            barrier = threading.Barrier(starters)
+            failures: list[BaseException] = []
+
+            def start(engine) -> None:
+                barrier.wait()
+                try:
+                    create_snapshot_table(engine)
+                except BaseException as error:  # noqa: BLE001 - the test reports every failure
+                    failures.append(error)
+
+            threads = [threading.Thread(target=start, args=(engine,)) for engine in engines]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(60)
+            try:
+                assert not failures, failures
+                with engines[0].connect() as connection:
+                    assert connection.execute(text("SELECT count(*) FROM conversation_snapshots")).scalar() == 0
+            finally:
+                for engine in engines:
+                    engine.dispose()
