@@ -209,7 +209,7 @@ def test_replicas_starting_together_on_a_new_database_all_get_the_snapshot_table
             barrier = threading.Barrier(starters)
             failures: list[BaseException] = []
 
-            def start(engine) -> None:
+            def start(engine, barrier=barrier, failures=failures) -> None:
                 barrier.wait()
                 try:
                     create_snapshot_table(engine)

@@ -238,7 +238,7 @@ class Cluster:
     def start(self) -> "Cluster":
         for index, port in enumerate(self.action_ports):
             self.action_servers.append(self._spawn(self.action_server_command(port), f"actions-{index}.log"))
-        for index, (port, server) in enumerate(zip(self.action_ports, self.action_servers)):
+        for index, (port, server) in enumerate(zip(self.action_ports, self.action_servers, strict=True)):
             wait_until(
                 lambda p=port: requests.get(f"http://127.0.0.1:{p}/health", timeout=2).ok,
                 90, "action server", process=server, log=self.workdir / f"actions-{index}.log",
@@ -246,7 +246,7 @@ class Cluster:
         for index, port in enumerate(self.replica_ports):
             self.replicas.append(self._spawn(self.replica_command(port), f"rasa-{index}.log"))
         self.start_nginx()
-        for index, (url, replica) in enumerate(zip(self.replica_urls, self.replicas)):
+        for index, (url, replica) in enumerate(zip(self.replica_urls, self.replicas, strict=True)):
             # A replica that dies while starting fails here at once, with its log, not after the timeout.
             wait_until(
                 lambda u=url: requests.get(f"{u}/status?token={self.api_token}", timeout=2).ok,
