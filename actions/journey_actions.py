@@ -266,7 +266,8 @@ def _question_just_asked(tracker: Tracker) -> str | None:
 
 
 class ActionAnswerYesNo(ReplyingAction):
-    """Gives "yes" and "no" the meaning of the question the bot just asked; without one, asks what next."""
+    """Gives "yes" and "no" the meaning of the question the bot just asked; a "no" right after a step's
+    advice means "not yet" (that step waits, practising it is offered); otherwise asks what next."""
 
     def name(self) -> str:
         return "action_answer_yes_no"
@@ -289,6 +290,20 @@ class ActionAnswerYesNo(ReplyingAction):
                 _ask_which_step(dispatcher, journey, completed, None)
             return [SlotSet("completed_steps", completed), SlotSet("awaiting_answer", None)]
 
+        not_yet = (
+            None if said_yes else _step_just_advised(journey, tracker, _known_completed(journey, tracker, dispatcher))
+        )
+        if not_yet is not None:
+            # "not yet", "going to ask her next week" right after a step's advice: that step is not done.
+            step = journey.step(not_yet)
+            dispatcher.utter_message(
+                text=say("journey.not_yet", number=step.number, title=step.title),
+                buttons=[
+                    button(say("buttons.start_rehearsal"), "start_rehearsal"),
+                    button(say("buttons.next_step_for_me"), "next_step"),
+                ],
+            )
+            return [SlotSet("awaiting_answer", None)]
         dispatcher.utter_message(
             text=say("journey.what_next"),
             buttons=[

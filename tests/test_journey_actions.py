@@ -261,6 +261,26 @@ async def test_no_to_the_likely_step_offers_the_others_and_stores_nothing(dispat
     assert len(payloads(dispatcher)) == 5
 
 
+@pytest.mark.parametrize("advice", ["action_give_step_advice", "action_next_step", "action_more_advice"])
+async def test_not_yet_right_after_a_steps_advice_leaves_it_open_and_offers_practice(advice, dispatcher, domain, store):
+    tracker = _after_the_bot_asked("deny", None, last_action=advice)
+    events = await ActionAnswerYesNo().run(dispatcher, tracker, domain)
+    assert store.completed_steps("user-1") == []
+    assert texts(dispatcher) == [
+        "No rush: step 2, “Be honest about why”, will be here when you're ready. Saying it out loud first can "
+        "make it easier: I can play your doctor while you practise."
+    ]
+    assert payloads(dispatcher) == ["/start_rehearsal", "/next_step"]
+    assert slot_values(events) == {"awaiting_answer": None}
+
+
+async def test_not_yet_after_the_advice_of_a_step_already_done_asks_what_next(dispatcher, domain, store):
+    store.mark_done("user-1", "be_honest")
+    tracker = _after_the_bot_asked("deny", None, last_action="action_give_step_advice")
+    await ActionAnswerYesNo().run(dispatcher, tracker, domain)
+    assert texts(dispatcher) == ["Okay. What would you like to do next?"]
+
+
 async def test_a_late_yes_answers_no_old_question(dispatcher, domain, store):
     tracker = _after_the_bot_asked("affirm", "confirm_step:be_honest", last_action="action_show_progress")
     await ActionAnswerYesNo().run(dispatcher, tracker, domain)
