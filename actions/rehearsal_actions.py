@@ -25,9 +25,24 @@ def flow_text() -> dict[str, str]:
     return content("rehearsal_flow.yml")
 
 
+# A request in words that names what to practise but not the doctor starts at once, with the doctor that
+# scenario is about (the end of the role-play offers the next kind); a scenario button still asks.
+DEFAULT_TEMPERAMENT = {"ask_opinion": "supportive", "referral": "supportive", "defensive": "defensive"}
+
+
+def _entity_item(tracker: Tracker, name: str, allowed: tuple[str, ...]) -> dict | None:
+    items = [item for item in tracker.latest_message.get("entities") or [] if item.get("entity") == name]
+    return next((item for item in items if item.get("value") in allowed), None)
+
+
 def _entity(tracker: Tracker, name: str, allowed: tuple[str, ...]) -> str | None:
-    values = [item.get("value") for item in tracker.latest_message.get("entities") or [] if item.get("entity") == name]
-    return next((value for value in values if value in allowed), None)
+    item = _entity_item(tracker, name, allowed)
+    return item["value"] if item else None
+
+
+def _said_in_words(item: dict | None) -> bool:
+    """An entity an extractor found in typed words; a button's payload carries its entities without one."""
+    return bool(item and item.get("extractor"))
 
 
 def _variant(tracker: Tracker, turn: int) -> int:
@@ -40,23 +55,29 @@ def _state(tracker: Tracker) -> rehearsal.RehearsalState | None:
 
 
 class ActionStartRehearsal(ReplyingAction):
-    """Asks what to practise and with which doctor (buttons), then opens the role-play."""
+    """Opens the role-play with what was asked for ("practise asking for a referral with a busy doctor");
+    asks what to practise (buttons) when the request does not say, and which doctor when a button chose
+    the scenario."""
 
     def name(self) -> str:
         return "action_start_rehearsal"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
-        scenario = _entity(tracker, SCENARIO_ENTITY, rehearsal.SCENARIOS)
+        scenario_item = _entity_item(tracker, SCENARIO_ENTITY, rehearsal.SCENARIOS)
+        scenario = scenario_item["value"] if scenario_item else None
         temperament = _entity(tracker, TEMPERAMENT_ENTITY, rehearsal.TEMPERAMENTS)
         if scenario is None:
+            chosen = {TEMPERAMENT_ENTITY: temperament} if temperament else {}  # "my gp is always rushed" is kept
             dispatcher.utter_message(
                 text=flow_text()["pick_scenario"],
                 buttons=[
-                    button(rehearsal.scenario_title(name), "start_rehearsal", **{SCENARIO_ENTITY: name})
+                    button(rehearsal.scenario_title(name), "start_rehearsal", **{SCENARIO_ENTITY: name, **chosen})
                     for name in rehearsal.SCENARIOS
                 ],
             )
             return [SlotSet("rehearsal_active", False)]
+        if temperament is None and _said_in_words(scenario_item):
+            temperament = DEFAULT_TEMPERAMENT[scenario]
         if temperament is None:
             dispatcher.utter_message(
                 text=flow_text()["pick_temperament"],

@@ -9,6 +9,10 @@ Per set:
   "thanks" are both; the set's README says so);
 - out_of_scope.yml: the share routed into an assistant intent (journey, progress, rehearsal, privacy);
 - rehearsal_lines.yml: micro-F1, precision and recall per tag of the rehearsal tagger;
+- rehearsal_requests.yml: requests to practise, each the first message of a new conversation (actions in
+  this process): right when a request that names what to practise starts that role-play at once (and
+  with the doctor it asks for, if it asks for one), and one that does not gets the choice of scenarios;
+  the share started with a scenario the request did not ask for, and the share clarifying;
 - replies_in_context.yml: replies to a bot turn, each sent into a real conversation that has just been
   given the advice of the item's step (REPLY_PRELUDE), the actions run in this process on a throw-away
   progress database; what the bot then does is scored against the item's `expect` (reply_right): the
@@ -51,8 +55,8 @@ HARMLESS = SMALL_TALK | {"out_of_scope", FALLBACK, "feeling_anxious"}
 STUDIED = {"peoples_words"}
 
 
-def items(path: Path) -> list[dict]:
-    return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("items", []) if path.exists() else []
+def items(path: Path, key: str = "items") -> list[dict]:
+    return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get(key, []) if path.exists() else []
 
 
 async def parse_all(agent, texts: list[str]) -> list[str]:
@@ -195,6 +199,62 @@ async def replies_outcomes(agent, reply_items: list[dict]) -> list[Outcome]:
     ]
 
 
+@dataclass(frozen=True)
+class RequestOutcome:
+    """What a request to practise led to: the intent read, and the role-play started (its scenario and
+    doctor) or the choice of scenarios offered; clarified when the bot asked what was meant."""
+
+    intent: str | None
+    scenario: str | None  # of the role-play started; None when none started
+    temperament: str | None
+    offered_scenarios: bool
+    clarified: bool
+
+
+async def request_outcome(agent, sender: str, text: str) -> RequestOutcome:
+    from rasa.core.channels import CollectingOutputChannel, UserMessage
+    from rasa.shared.core.events import ActionExecuted, UserUttered
+
+    await agent.handle_message(UserMessage(text, CollectingOutputChannel(), sender))
+    tracker = await agent.processor.get_tracker(sender)
+    events = list(tracker.events)
+    intent = next((event.intent_name for event in reversed(events) if isinstance(event, UserUttered)), None)
+    actions = {event.action_name for event in events if isinstance(event, ActionExecuted)}
+    state = tracker.get_slot("rehearsal_state") if tracker.get_slot("rehearsal_active") else None
+    return RequestOutcome(
+        intent,
+        (state or {}).get("scenario"),
+        (state or {}).get("temperament"),
+        offered_scenarios="action_start_rehearsal" in actions and not state,
+        clarified=CLARIFY in actions,
+    )
+
+
+def request_right(item: dict, outcome: RequestOutcome) -> bool:
+    if item["scenario"] == "none":
+        return outcome.offered_scenarios
+    wanted_doctor = item["temperament"] in (None, "none") or outcome.temperament == item["temperament"]
+    return outcome.scenario == item["scenario"] and wanted_doctor
+
+
+def requests_figures(request_items: list[dict], outcomes: list[RequestOutcome]) -> dict:
+    pairs = list(zip(request_items, outcomes, strict=True))
+    named = [(item, outcome) for item, outcome in pairs if item["scenario"] != "none"]
+    return {
+        "requests": len(pairs),
+        "right": share(sum(request_right(item, outcome) for item, outcome in pairs), len(pairs)),
+        "read as a request to practise": share(sum(o.intent == "start_rehearsal" for _, o in pairs), len(pairs)),
+        "named a scenario: started it at once": share(
+            sum(outcome.scenario == item["scenario"] for item, outcome in named), len(named)
+        ),
+        "started a scenario not asked for": share(
+            sum(outcome.scenario is not None and outcome.scenario != item["scenario"] for item, outcome in pairs),
+            len(pairs),
+        ),
+        "clarifying question": share(sum(outcome.clarified for _, outcome in pairs), len(pairs)),
+    }
+
+
 def normalised(text: str) -> str:
     return " ".join("".join(c for c in text.lower() if c.isalnum() or c.isspace()).split())
 
@@ -248,9 +308,14 @@ def evaluate(directory: Path, model: str, errors: Path | None) -> dict:
     everyday = items(directory / "out_of_scope.yml")
     texts = [item["text"] for item in journey_items + small_talk + everyday]
     reply_items = items(directory / "replies_in_context.yml")
+    request_items = items(directory / "rehearsal_requests.yml", key="requests")
     agent = load_agent(model)
     predicted = asyncio.run(parse_all(agent, texts))
     outcomes = asyncio.run(replies_outcomes(agent, reply_items))
+    request_outcomes = [
+        asyncio.run(request_outcome(agent, f"rehearsal-request-{number}", item["text"]))
+        for number, item in enumerate(request_items)
+    ]
     journey_predicted = predicted[: len(journey_items)]
     small_predicted = predicted[len(journey_items) : len(journey_items) + len(small_talk)]
     everyday_predicted = predicted[len(journey_items) + len(small_talk) :]
@@ -270,6 +335,8 @@ def evaluate(directory: Path, model: str, errors: Path | None) -> dict:
     }
     if reply_items:
         report["replies in context"] = replies_figures(reply_items, outcomes)
+    if request_items:
+        report["rehearsal requests"] = requests_figures(request_items, request_outcomes)
     if errors is not None and directory.name in STUDIED:  # a blind set's texts never leave it
         errors.mkdir(parents=True, exist_ok=True)
         wrong = [
@@ -299,10 +366,14 @@ def figures_for_floors(report: dict) -> dict[str, float | None]:
         "rehearsal_micro_f1": report["rehearsal lines"]["micro F1"],
         "replies_in_context": (report.get("replies in context") or {}).get("right"),
         "replies_clarifying": (report.get("replies in context") or {}).get("clarifying question"),
+        "rehearsal_requests": (report.get("rehearsal requests") or {}).get("right"),
+        "rehearsal_requests_wrong_start": (report.get("rehearsal requests") or {}).get(
+            "started a scenario not asked for"
+        ),
     }
 
 
-AT_MOST = {"clarifying", "everyday_routed", "replies_clarifying"}
+AT_MOST = {"clarifying", "everyday_routed", "replies_clarifying", "rehearsal_requests_wrong_start"}
 
 
 def shortfalls(name: str, report: dict, floors: dict[str, float]) -> list[str]:

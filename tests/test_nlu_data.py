@@ -18,6 +18,8 @@ EVALUATION_FILES = sorted((PROJECT_ROOT / "tests" / "nlu").glob("*.yml"))
 BLIND_FILES = (
     sorted(path for path in (PROJECT_ROOT / "tests" / "peoples_words").glob("*.yml") if path.name != "small_talk.yml")
     + sorted((PROJECT_ROOT / "tests" / "peoples_words_b").glob("*.yml"))
+    + sorted((PROJECT_ROOT / "tests" / "peoples_words_c").glob("*.yml"))
+    + sorted((PROJECT_ROOT / "tests" / "peoples_words_d").glob("*.yml"))
     + sorted((PROJECT_ROOT / "tests" / "safety").glob("crisis_blind_*.yml"))
 )  # tests/safety/README.md
 
@@ -30,10 +32,14 @@ def _normalised(text: str) -> str:
 def _examples(path: Path) -> list[tuple[str, str]]:
     found = []
     for block in yaml.safe_load(path.read_text())["nlu"]:
-        if "intent" in block:
-            for line in block["examples"].splitlines():
-                if line.strip().startswith("- "):
-                    found.append((block["intent"], _normalised(line.strip()[2:])))
+        if "intent" not in block:
+            continue
+        if isinstance(block["examples"], list):  # examples with metadata (data/nlu/rehearsal_requests.yml)
+            found += [(block["intent"], _normalised(example["text"])) for example in block["examples"]]
+            continue
+        for line in block["examples"].splitlines():
+            if line.strip().startswith("- "):
+                found.append((block["intent"], _normalised(line.strip()[2:])))
     return found
 
 
@@ -53,7 +59,8 @@ def test_no_evaluation_message_is_in_the_training_data(path):
 @pytest.mark.parametrize("path", BLIND_FILES, ids=lambda p: p.name)
 def test_no_blind_evaluation_message_is_in_the_training_data(path):
     trained = {text for training in TRAINING_FILES for _, text in _examples(training)}
-    items = yaml.safe_load(path.read_text())["items"]
+    document = yaml.safe_load(path.read_text())
+    items = document.get("items") or document["requests"]  # rehearsal_requests.yml names its list
     assert len(items) >= 30
     # "hi", "no I haven't" or "I want to kill myself" is in any training set; six words or more must not be.
     leaked = [item["text"] for item in items if len(_normalised(item["text"]).split()) >= 6

@@ -17,10 +17,13 @@ from scripts.peoples_words import (
     REPLY_PRELUDE,
     SETS,
     Outcome,
+    RequestOutcome,
     journey_figures,
     replies_figures,
     replies_outcomes,
     reply_right,
+    request_right,
+    requests_figures,
     shortfalls,
 )
 from secondlook.journey import STEP_IDS
@@ -173,6 +176,38 @@ def test_replies_are_played_after_their_steps_advice_and_what_the_bot_did_is_cou
     assert reports["right"] == reports["credited a step"] == reports["asked to confirm the step"] == 1
 
 
+def test_a_request_to_practise_is_right_when_it_starts_what_it_asked_for_or_offers_the_choice():
+    def request(scenario: str, temperament: str = "none") -> dict:
+        return {"text": "...", "scenario": scenario, "temperament": temperament}
+
+    def started(scenario: str, temperament: str) -> RequestOutcome:
+        return RequestOutcome("start_rehearsal", scenario, temperament, offered_scenarios=False, clarified=False)
+
+    menu = RequestOutcome("start_rehearsal", None, None, offered_scenarios=True, clarified=False)
+    unsure = RequestOutcome("nlu_fallback", None, None, offered_scenarios=False, clarified=True)
+    pairs = [
+        (request("referral"), started("referral", "supportive")),  # right: any doctor when none was asked for
+        (request("referral", "rushed"), started("referral", "supportive")),  # wrong doctor
+        (request("defensive"), started("ask_opinion", "supportive")),  # wrong scenario: a false start
+        (request("ask_opinion"), menu),  # asked again what the request had said
+        (request("none"), menu),  # right: the choice
+        (request("none"), started("ask_opinion", "supportive")),  # a guess the request did not make
+        (request("none"), unsure),
+    ]
+    assert [request_right(item, outcome) for item, outcome in pairs] == [True, False, False, False, True, False, False]
+    figures = requests_figures(*zip(*pairs, strict=True))
+    assert figures["right"] == round(2 / 7, 3)
+    assert figures["named a scenario: started it at once"] == 0.5
+    assert figures["started a scenario not asked for"] == round(2 / 7, 3)
+    assert figures["clarifying question"] == round(1 / 7, 3)
+    report = {**_report(0.7, 0.2), "rehearsal requests": figures}
+    assert shortfalls("d", report, {"rehearsal_requests": 0.25, "rehearsal_requests_wrong_start": 0.3}) == []
+    assert shortfalls("d", report, {"rehearsal_requests": 0.5, "rehearsal_requests_wrong_start": 0.1}) == [
+        "d: rehearsal_requests 0.286 (at least 0.5)",
+        "d: rehearsal_requests_wrong_start 0.286 (at most 0.1)",
+    ]
+
+
 def test_a_prelude_that_misses_the_items_step_stops_the_measurement():
     bot = FakeBot({"/ask_how_to_raise": _turn("/ask_how_to_raise", "ask_how_to_raise", "action_clarify_intent")})
     with pytest.raises(RuntimeError, match="current_step None, not ask_doctor"):
@@ -188,6 +223,7 @@ def test_the_studied_replies_are_all_scoreable():
 
 def test_every_set_folder_has_floors_and_a_readme():
     floors = yaml.safe_load((PROJECT_ROOT / "tests" / "peoples_words_floors.yml").read_text(encoding="utf-8"))
-    assert {path.name for path in SETS} == set(floors) == {"peoples_words", "peoples_words_b", "peoples_words_c"}
-    measured = ("journey.yml", "replies_in_context.yml")
+    assert {path.name for path in SETS} == set(floors)
+    assert set(floors) == {"peoples_words", "peoples_words_b", "peoples_words_c", "peoples_words_d"}
+    measured = ("journey.yml", "replies_in_context.yml", "rehearsal_requests.yml")
     assert all((path / "README.md").exists() and any((path / name).exists() for name in measured) for path in SETS)

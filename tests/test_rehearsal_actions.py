@@ -1,6 +1,7 @@
 """The role-play actions with real Rasa SDK objects: set-up by buttons, each line answered and coached,
 the end summarised and recorded."""
 
+import pytest
 from rasa_sdk.events import ActiveLoop, SlotSet
 
 from actions.rehearsal_actions import (
@@ -31,6 +32,40 @@ async def test_then_the_three_temperaments_keeping_the_scenario(dispatcher, doma
     assert payloads(dispatcher) == [
         f'/start_rehearsal{{"rehearsal_scenario":"referral","rehearsal_temperament":"{name}"}}'
         for name in rehearsal.TEMPERAMENTS
+    ]
+
+
+def typed_entities(**values: str) -> list[dict]:
+    """What the NLU gives for a request in words: the CRF's entity, its role made the value."""
+    return [
+        {"entity": f"rehearsal_{name}", "value": value, "role": value, "extractor": "CRFEntityExtractor"}
+        for name, value in values.items()
+    ]
+
+
+@pytest.mark.parametrize(
+    ("scenario", "doctor"),
+    [("ask_opinion", "supportive"), ("referral", "supportive"), ("defensive", "defensive")],
+)
+async def test_a_request_in_words_that_names_the_scenario_starts_at_once(scenario, doctor, dispatcher, domain):
+    """ "I'd like to practise how I'd ask my cardiologist": no menu, the doctor that scenario is about."""
+    tracker = make_tracker("start_rehearsal", entities=typed_entities(scenario=scenario))
+    events = await ActionStartRehearsal().run(dispatcher, tracker, domain)
+    slots = {event["name"]: event["value"] for event in events}
+    assert slots["rehearsal_active"] is True
+    state = rehearsal.RehearsalState.from_dict(slots["rehearsal_state"])
+    assert (state.scenario, state.temperament) == (scenario, doctor)
+    assert payloads(dispatcher) == []
+    assert texts(dispatcher)[1].startswith("🩺 Doctor: ")
+
+
+async def test_a_request_that_names_only_the_doctor_keeps_it_through_the_scenario_menu(dispatcher, domain):
+    tracker = make_tracker("start_rehearsal", entities=typed_entities(temperament="rushed"))
+    events = await ActionStartRehearsal().run(dispatcher, tracker, domain)
+    assert events == [SlotSet("rehearsal_active", False)]
+    assert payloads(dispatcher) == [
+        f'/start_rehearsal{{"rehearsal_scenario":"{name}","rehearsal_temperament":"rushed"}}'
+        for name in rehearsal.SCENARIOS
     ]
 
 
