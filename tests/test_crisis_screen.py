@@ -74,6 +74,9 @@ def test_an_indirect_crisis_becomes_an_emergency_of_the_right_kind(screen, text,
         "my father died of the same cancer last year",
         "I had a heart attack in 2015 and I'm fine now",
         "can I get my records sent to another hospital",
+        # dread of a conversation, with a date and a request to get ready (read as a plan until the
+        # dreading_the_conversation near misses)
+        "I see my cardiologist next Wednesday and I'm dreading raising it with him. Could we practise first?",
     ],
 )
 def test_near_misses_are_left_alone(screen, text):
