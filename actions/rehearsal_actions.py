@@ -40,9 +40,14 @@ def _entity(tracker: Tracker, name: str, allowed: tuple[str, ...]) -> str | None
     return item["value"] if item else None
 
 
+# The NLU component that reads a typed request (pipeline/rehearsal_request.py); a button's payload comes
+# with Rasa's RegexMessageHandler as the extractor instead.
+REQUEST_READER = "RehearsalRequestReader"
+
+
 def _said_in_words(item: dict | None) -> bool:
-    """An entity an extractor found in typed words; a button's payload carries its entities without one."""
-    return bool(item and item.get("extractor"))
+    """Whether the request was typed ("practise asking for a referral"), not a button pressed."""
+    return bool(item and item.get("extractor") == REQUEST_READER)
 
 
 def _variant(tracker: Tracker, turn: int) -> int:

@@ -15,7 +15,11 @@ from tests.conftest import make_tracker, payloads, texts
 
 
 def setup_entities(**values: str) -> list[dict]:
-    return [{"entity": f"rehearsal_{name}", "value": value} for name, value in values.items()]
+    """What a button's payload gives (Rasa names its RegexMessageHandler as the extractor)."""
+    return [
+        {"entity": f"rehearsal_{name}", "value": value, "extractor": "RegexMessageHandler"}
+        for name, value in values.items()
+    ]
 
 
 async def test_start_offers_the_three_scenarios(dispatcher, domain):
@@ -36,9 +40,9 @@ async def test_then_the_three_temperaments_keeping_the_scenario(dispatcher, doma
 
 
 def typed_entities(**values: str) -> list[dict]:
-    """What the NLU gives for a request in words: the CRF's entity, its role made the value."""
+    """What the NLU gives for a request in words (pipeline/rehearsal_request.py)."""
     return [
-        {"entity": f"rehearsal_{name}", "value": value, "role": value, "extractor": "CRFEntityExtractor"}
+        {"entity": f"rehearsal_{name}", "value": value, "extractor": "RehearsalRequestReader"}
         for name, value in values.items()
     ]
 
