@@ -40,7 +40,7 @@ def likely_intents(ranking: list[dict]) -> list[str]:
     return [candidates[0]["name"], *close][:MAX_OPTIONS]
 
 
-def _step_just_advised(tracker: Tracker) -> Step | None:
+def _current_step_not_done(tracker: Tracker) -> Step | None:
     """The step whose advice the bot gave most recently (`current_step`), unless it is already done."""
     journey = load_journey()
     current = tracker.get_slot("current_step")
@@ -62,7 +62,7 @@ class ActionClarifyIntent(ReplyingAction):
             return []
         best, *others = options
         understood_text, yes = understood()[best], button(say("buttons.yes_thats_it"), best)
-        step = _step_just_advised(tracker) if best == "report_progress" else None
+        step = _current_step_not_done(tracker) if best == "report_progress" else None
         if step is not None:
             # A report right after a step's advice most likely means that step: one tap credits it.
             understood_text = say("fallback.did_step", number=step.number, title=step.title)

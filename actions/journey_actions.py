@@ -1,6 +1,7 @@
 """Actions that move the user through the journey: advice for a step, the next step, reporting a step
 done, and the progress checklist. Progress lives in the progress store; the slots mirror it."""
 
+from collections.abc import Callable
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -222,7 +223,7 @@ class ActionReportProgress(ReplyingAction):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
         journey = load_journey()
         completed = _known_completed(journey, tracker, dispatcher)
-        step_id = _reported_step(journey, tracker) or _step_just_advised(journey, tracker, completed)
+        step_id = _reported_step(journey, tracker) or _step_just_advised(journey, tracker, lambda: completed)
         if step_id is None:
             current = tracker.get_slot("current_step")
             likely = current if journey.has_step(current) and current not in completed else None
@@ -247,14 +248,14 @@ def _last_bot_action(tracker: Tracker) -> str | None:
     )
 
 
-def _step_just_advised(journey: Journey, tracker: Tracker, completed: list[str]) -> str | None:
+def _step_just_advised(journey: Journey, tracker: Tracker, completed: Callable[[], list[str]]) -> str | None:
     """A report that names no step, sent right after a step's advice, is about that step ("did that
     yesterday, she was fine with it"): the `current_step` slot, when the bot's last action gave its
-    advice and the step is not done yet."""
+    advice and the step is not done yet. `completed` is asked only then (it may read the store)."""
     current = tracker.get_slot("current_step")
-    if journey.has_step(current) and current not in completed and _last_bot_action(tracker) in STEP_ADVICE_ACTIONS:
-        return current
-    return None
+    if not journey.has_step(current) or _last_bot_action(tracker) not in STEP_ADVICE_ACTIONS:
+        return None
+    return current if current not in completed() else None
 
 
 def _question_just_asked(tracker: Tracker) -> str | None:
@@ -291,7 +292,9 @@ class ActionAnswerYesNo(ReplyingAction):
             return [SlotSet("completed_steps", completed), SlotSet("awaiting_answer", None)]
 
         not_yet = (
-            None if said_yes else _step_just_advised(journey, tracker, _known_completed(journey, tracker, dispatcher))
+            None
+            if said_yes
+            else _step_just_advised(journey, tracker, lambda: _known_completed(journey, tracker, dispatcher))
         )
         if not_yet is not None:
             # "not yet", "going to ask her next week" right after a step's advice: that step is not done.
