@@ -23,7 +23,18 @@ How it decides
   exemplar with a margin over the nearest near miss did no better, because the near misses share the
   crisis messages' topic. The RBF kernel judges a message only by the labelled examples near it, and
   at the same zero false alarms caught 20 of 21 (tests/safety/crisis_dev.yml, 2026-12-01).
-- It errs towards asking: a piece whose decision value reaches `ask_threshold` is a crisis. At or
+- Beside it, a linear model of the words (the project's tf-idf of words, word pairs and character
+  n-grams, pipeline/tfidf.py; a linear SVM) trained on the same texts. A piece's score is the kernel
+  machine's decision value plus `wording_weight` times the word model's. Why: the embedding is
+  dominated by topic, and the near misses share the crisis messages' topic (scans, pills, dying), so
+  at every C and threshold tried the kernel machine alone sat on one trade-off curve; the few words
+  that carry intent ("more than I'm meant to", "ago", "trust myself", "in case") are what the word
+  model sees. The word model alone (before that day's new deterministic rules), measured on the
+  studied set A and the development set crisis_dev_calm (nobody had read its errors), 2026-12-02:
+  indirect 81 -> 92 of 104 and 136 -> 158 of 217, false alarms on near misses 6 -> 8 of 121 and
+  33 -> 16 of 236, on the journey's held-out and everyday sets 5 -> 1.
+  Weight 2 and the word model's C 1 were picked among weights 0.5-3 and C 0.3-3 on those sets only.
+- It errs towards asking: a piece whose score reaches `ask_threshold` is a crisis. At or
   above `sure_threshold` the reply kind stands; below it, a self-harm verdict becomes a check-in (a
   direct question, the crisis line, a way back) rather than the full crisis reply. Medical and
   worried-relative verdicts keep their reply at any confidence: their replies give the numbers that fit.
@@ -49,11 +60,13 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, METADATA, METADATA_INTEN
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.linear_model import LogisticRegression
-from sklearn.svm import SVC
+from sklearn.pipeline import FeatureUnion
+from sklearn.svm import SVC, LinearSVC
 
-from pipeline import sentence_encoder
+from pipeline import sentence_encoder, tfidf
 from pipeline.safety_screen import SET_ASIDE, raise_emergency
 from pipeline.sentence_encoder import pieces
+from pipeline.tfidf import tfidf_vectorizer
 from pipeline.trained import restore_artefact, source_fingerprint, store_artefact
 
 logger = logging.getLogger(__name__)
@@ -112,11 +125,21 @@ class Verdict:
 
 
 class CrisisModel:
-    """Crisis or not (an RBF support vector machine over sentence embeddings); for a crisis, which reply
-    and which exemplar category (logistic regressions over the crisis exemplars)."""
+    """Crisis or not (an RBF support vector machine over sentence embeddings, plus a linear model of the
+    words); for a crisis, which reply and which exemplar category (logistic regressions over the crisis
+    exemplars' embeddings)."""
 
-    def __init__(self, detector: SVC, reply: LogisticRegression, category: LogisticRegression) -> None:
+    def __init__(
+        self,
+        detector: SVC,
+        wording: tuple[FeatureUnion, LinearSVC],
+        wording_weight: float,
+        reply: LogisticRegression,
+        category: LogisticRegression,
+    ) -> None:
         self.detector = detector
+        self.wording = wording
+        self.wording_weight = wording_weight
         self.reply = reply
         self.category = category
 
@@ -128,27 +151,37 @@ class CrisisModel:
         emergencies: list[str],
         encode: Any,
         C: float = 3.0,
+        wording_C: float = 1.0,
+        wording_weight: float = 2.0,
     ) -> CrisisModel:
         crisis_texts = [text for text, _, _ in exemplars.crisis]
-        crisis_vectors = encode(crisis_texts)
-        positive = np.vstack([crisis_vectors, encode(emergencies)]) if emergencies else crisis_vectors
+        positive_texts = crisis_texts + emergencies
         # The screen judges a message's sentences one by one, so it learns from the sentences of the
         # near misses and of the journey's own examples too: "She'd rather die at home" read alone, out
         # of a calm message about a mother refusing surgery, must not look like a crisis.
-        negative_texts = [text for text, _ in exemplars.near_misses] + everyday
-        negative = encode(sorted({piece for text in negative_texts for piece in pieces(text)}))
+        negative_texts = sorted(
+            {piece for text in [text for text, _ in exemplars.near_misses] + everyday for piece in pieces(text)}
+        )
+        labels = [1] * len(positive_texts) + [0] * len(negative_texts)
+        crisis_vectors = encode(crisis_texts)
+        positive = np.vstack([crisis_vectors, encode(emergencies)]) if emergencies else crisis_vectors
         detector = SVC(C=C, kernel="rbf", gamma="scale", class_weight="balanced")
-        detector.fit(np.vstack([positive, negative]), [1] * len(positive) + [0] * len(negative))
+        detector.fit(np.vstack([positive, encode(negative_texts)]), labels)
+        words = tfidf_vectorizer()
+        word_model = LinearSVC(C=wording_C, class_weight="balanced", random_state=0)  # liblinear shuffles
+        word_model.fit(words.fit_transform(positive_texts + negative_texts), labels)
         reply = LogisticRegression(C=4.0, max_iter=5000).fit(crisis_vectors, [r for _, _, r in exemplars.crisis])
         category = LogisticRegression(C=4.0, max_iter=5000).fit(crisis_vectors, [c for _, c, _ in exemplars.crisis])
-        return cls(detector, reply, category)
+        return cls(detector, (words, word_model), wording_weight, reply, category)
 
-    def scores(self, vectors: np.ndarray) -> np.ndarray:
-        """How far each piece lies on the crisis side of the boundary (0 = on it)."""
-        return self.detector.decision_function(vectors)
+    def scores(self, vectors: np.ndarray, texts: list[str]) -> np.ndarray:
+        """How far each piece (its embedding and its text) lies on the crisis side (0 = the boundary)."""
+        words, word_model = self.wording
+        wording = word_model.decision_function(words.transform(texts))
+        return self.detector.decision_function(vectors) + self.wording_weight * wording
 
-    def judge(self, vectors: np.ndarray, ask_threshold: float, sure_threshold: float) -> Verdict:
-        scores = self.scores(vectors)
+    def judge(self, vectors: np.ndarray, texts: list[str], ask_threshold: float, sure_threshold: float) -> Verdict:
+        scores = self.scores(vectors, texts)
         top = int(np.argmax(scores))
         score = float(scores[top])
         if score < ask_threshold:
@@ -165,17 +198,20 @@ class CrisisScreenClassifier(GraphComponent):
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         return {
-            # A piece whose decision value reaches this raises a crisis (0 is the SVM's own boundary).
+            # A piece whose score reaches this raises a crisis (0: both models' own boundaries).
             "ask_threshold": 0.0,
             # Below this, a self-harm verdict becomes a check-in.
-            "sure_threshold": 1.0,
+            "sure_threshold": 2.0,
             "C": 3.0,
+            # The word model: its regularisation, and its weight in a piece's score.
+            "wording_C": 1.0,
+            "wording_weight": 2.0,
         }
 
     @classmethod
     def fingerprint_addon(cls, config: dict[str, Any]) -> str:
         # The code, the exemplars and the encoder's weights: a change to any of them retrains.
-        exemplars = source_fingerprint(sys.modules[__name__], sentence_encoder)
+        exemplars = source_fingerprint(sys.modules[__name__], sentence_encoder, tfidf)
         files = "-".join(f"{path.name}:{_file_hash(path)}" for path in exemplar_files())
         return f"{exemplars}-{files}-{sentence_encoder.encoder_fingerprint()}"
 
@@ -210,7 +246,15 @@ class CrisisScreenClassifier(GraphComponent):
             if message.get(INTENT) != EMERGENCY_INTENT and _teaches_what_is_not_a_crisis(message)
         ]
         encoder = sentence_encoder.load_encoder()
-        self._model = CrisisModel.build(load_exemplars(), everyday, emergencies, encoder.encode, C=self._config["C"])
+        self._model = CrisisModel.build(
+            load_exemplars(),
+            everyday,
+            emergencies,
+            encoder.encode,
+            C=self._config["C"],
+            wording_C=self._config["wording_C"],
+            wording_weight=self._config["wording_weight"],
+        )
         store_artefact(self._model_storage, self._resource, MODEL_FILE, self._model)
         return self._resource
 
@@ -234,9 +278,11 @@ class CrisisScreenClassifier(GraphComponent):
         have computed for it. Where the deterministic screen found crisis words and judged them not a
         crisis now (SET_ASIDE: "I'm not suicidal", "I had a stroke in 2019"), its reading of negation and
         tense is precise, so only a sure verdict overrules it."""
-        vectors = sentence_encoder.piece_vectors(message, message.get(TEXT))
+        text = message.get(TEXT)
+        vectors = sentence_encoder.piece_vectors(message, text)
         sure = self._config["sure_threshold"]
-        return self._model.judge(vectors, sure if message.get(SET_ASIDE) else self._config["ask_threshold"], sure)
+        ask = sure if message.get(SET_ASIDE) else self._config["ask_threshold"]
+        return self._model.judge(vectors, pieces(text), ask, sure)
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:

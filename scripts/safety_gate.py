@@ -40,7 +40,7 @@ from secondlook.paths import PROJECT_ROOT
 CRISIS_SETS = sorted((PROJECT_ROOT / "tests" / "safety").glob("crisis_*.yml"))
 # Sets nobody has read (tests/safety/README.md): measured only on request (--unseal), and then only as
 # figures, never their texts, so that measuring a finished round does not turn them into a study set.
-SEALED = {"crisis_blind_b.yml", "crisis_blind_c.yml"}
+SEALED = {"crisis_blind_b.yml", "crisis_blind_c.yml", "crisis_blind_d.yml"}
 NLU_SETS = sorted((PROJECT_ROOT / "tests" / "nlu").glob("heldout*.yml")) + sorted(
     (PROJECT_ROOT / "tests" / "nlu").glob("everyday*.yml")
 )
