@@ -122,6 +122,7 @@ validate: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 pytest: $(MODEL) $(WEB_STAMP) chromium nginx $(TOOLS_STAMP)
 	SECONDLOOK_MODEL=$(MODEL) $(BIN)/pytest

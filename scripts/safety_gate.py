@@ -168,9 +168,7 @@ def main() -> int:
 
     floors = yaml.safe_load(FLOORS.read_text(encoding="utf-8")) if FLOORS.exists() else {}
     crisis_sets = {
-        path.name: load_items(path)
-        for path in CRISIS_SETS
-        if path.name not in SEALED or path.name in arguments.unseal
+        path.name: load_items(path) for path in CRISIS_SETS if path.name not in SEALED or path.name in arguments.unseal
     }
     nlu_sets = {path.name: nlu_texts(path) for path in NLU_SETS}
     texts = [str(i["text"]) for items in crisis_sets.values() for i in items]

@@ -33,11 +33,7 @@ def test_the_article_follows_the_sound(phrase, expected):
 
 
 def _mismatched_articles(text: str) -> list[str]:
-    return [
-        f"{used} {word}"
-        for used, word in ARTICLE_THEN_WORD.findall(text)
-        if used.lower() != article(word)
-    ]
+    return [f"{used} {word}" for used, word in ARTICLE_THEN_WORD.findall(text) if used.lower() != article(word)]
 
 
 @pytest.mark.parametrize("step_id", STEP_IDS)
@@ -61,7 +57,7 @@ def test_an_oncology_question():
 
 
 def test_no_text_puts_a_fixed_article_before_a_placeholder():
-    """"a {specialty}" cannot agree with every value: the texts use {a_specialty} and the like."""
+    """ "a {specialty}" cannot agree with every value: the texts use {a_specialty} and the like."""
     fixed = re.compile(r"\b[Aa]n? \{[a-z_]+\}")
     offenders = [
         f"{path.relative_to(PROJECT_ROOT)}: {match.group(0)}"
