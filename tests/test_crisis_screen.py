@@ -108,8 +108,10 @@ def test_the_word_model_catches_what_the_embeddings_alone_miss(screen):
     text = "the kids would be better off without me dragging them through another round of this"
     embeddings_alone = copy.copy(screen._model)
     embeddings_alone.wording_weight = 0.0
+    config = CrisisScreenClassifier.get_default_config()
     vectors = load_encoder().encode(pieces(text))
-    assert embeddings_alone.judge(vectors, pieces(text), 0.0, 2.0).kind is None
+    verdict = embeddings_alone.judge(vectors, pieces(text), config["ask_threshold"], config["sure_threshold"])
+    assert verdict.kind is None
     assert kind_after(screen, parsed(text)) in {"check_in", "self_harm"}
 
 
