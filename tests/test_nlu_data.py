@@ -20,6 +20,7 @@ BLIND_FILES = (
     + sorted((PROJECT_ROOT / "tests" / "peoples_words_b").glob("*.yml"))
     + sorted((PROJECT_ROOT / "tests" / "peoples_words_c").glob("*.yml"))
     + sorted((PROJECT_ROOT / "tests" / "peoples_words_d").glob("*.yml"))
+    + sorted((PROJECT_ROOT / "tests" / "peoples_words_e").glob("*.yml"))
     + sorted((PROJECT_ROOT / "tests" / "safety").glob("crisis_blind_*.yml"))
 )  # tests/safety/README.md
 
