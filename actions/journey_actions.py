@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.conversation import ADVICE_ACTIONS, ReplyingAction, bot_texts, last_advice
 from actions.preparation_actions import note_confirmed_fact
 from actions.store_access import with_store
+from secondlook.content import content
 from secondlook.facts import CONFIRM_FACT, pending_fact
 from secondlook.journey import Advice, Journey, Step, load_journey
 from secondlook.replies import (
@@ -28,6 +29,10 @@ DomainDict = dict[str, Any]
 
 # Lines about the user's situation that go with the one thing to do now; any other waits for "More tips".
 LEAD_NOTES = 1
+# A message about two things gets the advice of the main one and the other as a button: the best-ranked
+# intent of another step, when the NLU gave it at least this share of the main intent's confidence.
+OTHER_TOPIC_RATIO = 0.4
+MIN_OTHER_TOPIC = 0.1
 
 
 def _sender(tracker: Tracker) -> str:
@@ -50,6 +55,22 @@ def _enter_step(tracker: Tracker, step: Step) -> list[SlotSet]:
     return [SlotSet("current_step", step.id)]
 
 
+def other_topic(journey: Journey, ranking: list[dict], step: Step) -> str | None:
+    """The intent of the second topic of a message answered with `step`'s advice, if it has one: the
+    best-ranked intent that leads to another step, close enough to the top (see OTHER_TOPIC_RATIO)."""
+    if not ranking:
+        return None
+    top = ranking[0].get("confidence") or 0.0
+    for item in ranking[1:]:
+        other = journey.step_for_intent(item.get("name"))
+        if other is None or other.id == step.id:
+            continue
+        confidence = item.get("confidence") or 0.0
+        wanted = confidence >= max(MIN_OTHER_TOPIC, OTHER_TOPIC_RATIO * top)
+        return item["name"] if wanted and item["name"] in content("intent_labels.yml") else None
+    return None
+
+
 def _send_step(
     dispatcher: CollectingDispatcher,
     tracker: Tracker,
@@ -58,6 +79,7 @@ def _send_step(
     tips: tuple[Advice, ...],
     completed: list[str],
     heading: bool,
+    second_topic: str | None = None,
 ) -> None:
     """The one thing to do now: the step's heading (when entering it) and its first tip in one message, a
     line about the user's own situation when they told us something, then buttons for the reasons and
@@ -67,7 +89,11 @@ def _send_step(
     texts = [lead, *situation_notes(step.id, situation, heading)[:LEAD_NOTES]]
     for text in texts[:-1]:
         dispatcher.utter_message(text=text)
-    dispatcher.utter_message(text=texts[-1], buttons=step_buttons(step, more=len(tips) > 1))
+    buttons = step_buttons(step, more=len(tips) > 1)
+    if second_topic is not None:
+        label = content("intent_labels.yml")[second_topic]
+        buttons.append(button(say("buttons.other_topic", topic=label), second_topic))
+    dispatcher.utter_message(text=texts[-1], buttons=buttons)
     dispatcher.utter_message(json_message=progress_payload(journey, completed, step.id))
 
 
@@ -85,7 +111,9 @@ class ActionGiveStepAdvice(ReplyingAction):
             journey.step(current) if journey.has_step(current) else journey.steps[0]
         )
         completed = journey.in_order(tracker.get_slot("completed_steps") or [])
-        _send_step(dispatcher, tracker, journey, step, step.tips(intent), completed, heading=step.id != current)
+        second = other_topic(journey, tracker.latest_message.get("intent_ranking") or [], step)
+        tips, heading = step.tips(intent), step.id != current
+        _send_step(dispatcher, tracker, journey, step, tips, completed, heading=heading, second_topic=second)
         return _enter_step(tracker, step)
 
 

@@ -331,3 +331,24 @@ async def test_a_remembered_specialty_is_not_repeated_within_a_step(dispatcher, 
     tracker = make_tracker("doctor_refuses", slots={"specialty": "oncology", "current_step": "outside_network"})
     await ActionGiveStepAdvice().run(dispatcher, tracker, domain)
     assert "If this oncologist will not help" in "\n".join(texts(dispatcher))
+
+
+async def test_a_second_topic_of_another_step_is_offered_under_the_advice(dispatcher, domain, store):
+    # A story about a refused referral that also worries about offending the doctor: step 4's advice, and
+    # step 2's topic one tap away. An intent of the same step, or one far behind, is not offered.
+    ranking = [
+        {"name": "doctor_refuses", "confidence": 0.45},
+        {"name": "doctor_defensive", "confidence": 0.25},
+        {"name": "fear_offending_doctor", "confidence": 0.2},
+        {"name": "ask_records", "confidence": 0.05},
+    ]
+    await ActionGiveStepAdvice().run(dispatcher, make_tracker("doctor_refuses", intent_ranking=ranking), domain)
+    buttons = dispatcher.messages[-2]["buttons"]
+    assert buttons[-1] == {"title": "Also: I'm afraid of offending my doctor", "payload": "/fear_offending_doctor"}
+    assert payloads(dispatcher).count("/doctor_defensive") == 0 and "/ask_records" not in payloads(dispatcher)
+
+
+async def test_no_second_topic_when_the_others_are_far_behind(dispatcher, domain, store):
+    ranking = [{"name": "ask_records", "confidence": 0.8}, {"name": "doctor_refuses", "confidence": 0.3}]
+    await ActionGiveStepAdvice().run(dispatcher, make_tracker("ask_records", intent_ranking=ranking), domain)
+    assert payloads(dispatcher)[-1] == "/next_step"

@@ -20,7 +20,9 @@ BLIND_FILES = (
     + sorted((PROJECT_ROOT / "tests" / "peoples_words_b").glob("*.yml"))
     + sorted((PROJECT_ROOT / "tests" / "peoples_words_c").glob("*.yml"))
     + sorted((PROJECT_ROOT / "tests" / "peoples_words_d").glob("*.yml"))
-    + sorted((PROJECT_ROOT / "tests" / "peoples_words_e").glob("*.yml"))
+    # set E's small talk holds stock phrases too ("what can you help me with?"): its figure counts only the
+    # 41 of 70 lines that are not training examples (scripts/peoples_words.py), like set A's
+    + [PROJECT_ROOT / "tests" / "peoples_words_e" / "journey.yml"]
     + sorted((PROJECT_ROOT / "tests" / "safety").glob("crisis_blind_*.yml"))
 )  # tests/safety/README.md
 

@@ -224,6 +224,6 @@ def test_the_studied_replies_are_all_scoreable():
 def test_every_set_folder_has_floors_and_a_readme():
     floors = yaml.safe_load((PROJECT_ROOT / "tests" / "peoples_words_floors.yml").read_text(encoding="utf-8"))
     assert {path.name for path in SETS} == set(floors)
-    assert set(floors) == {"peoples_words", "peoples_words_b", "peoples_words_c", "peoples_words_d"}
+    assert set(floors) == {"peoples_words", "peoples_words_b", "peoples_words_c", "peoples_words_d", "peoples_words_e"}
     measured = ("journey.yml", "replies_in_context.yml", "rehearsal_requests.yml")
     assert all((path / "README.md").exists() and any((path / name).exists() for name in measured) for path in SETS)
