@@ -4,7 +4,8 @@
 Per set:
 - journey.yml: the share of messages that reach the step they are about (the step of the predicted
   intent), the share answered with the clarifying question (nlu_fallback), the share declined as out
-  of scope, and the same for messages of three sentences or more;
+  of scope, the share answered with a crisis reply (false alarms: none of them is a crisis), the same
+  for messages of three sentences or more, and where each step's messages went (counts);
 - small_talk.yml: accuracy on the lines that are not already training examples (stock phrases such as
   "thanks" are both; the set's README says so);
 - out_of_scope.yml: the share routed into an assistant intent (journey, progress, rehearsal, privacy);
@@ -269,6 +270,12 @@ def share(hits: int, total: int) -> float | None:
     return round(hits / total, 3) if total else None
 
 
+def outcome_of(intent: str, step_of: dict[str, str]) -> str:
+    """Where a journey message ended: the step of its intent, or what else the bot did with it."""
+    named = {FALLBACK: "clarifying", "out_of_scope": "out of scope", "emergency": "crisis reply"}
+    return step_of.get(intent) or named.get(intent) or f"other ({intent})"
+
+
 def journey_figures(journey_items: list[dict], predicted: list[str], step_of: dict[str, str]) -> dict:
     def figures(pairs: list[tuple[dict, str]]) -> dict:
         return {
@@ -277,12 +284,19 @@ def journey_figures(journey_items: list[dict], predicted: list[str], step_of: di
             "right intent": share(sum(intent == item["intent"] for item, intent in pairs), len(pairs)),
             "clarifying question": share(sum(intent == FALLBACK for _, intent in pairs), len(pairs)),
             "out of scope": share(sum(intent == "out_of_scope" for _, intent in pairs), len(pairs)),
+            # None of these messages is a crisis: an emergency reply here is a false alarm.
+            "crisis reply": share(sum(intent == "emergency" for _, intent in pairs), len(pairs)),
         }
 
     pairs = list(zip(journey_items, predicted, strict=True))
+    # Per step the message is about, where the messages went (counts, never texts).
+    confusion: dict[str, Counter] = {}
+    for item, intent in pairs:
+        confusion.setdefault(item["step"], Counter())[outcome_of(intent, step_of)] += 1
     return {
         "all": figures(pairs),
         "3+ sentences": figures([(item, intent) for item, intent in pairs if item.get("sentences", 1) >= 3]),
+        "confusion": {step: dict(counts.most_common()) for step, counts in confusion.items()},
     }
 
 
@@ -361,6 +375,7 @@ def figures_for_floors(report: dict) -> dict[str, float | None]:
         "right_step": report["journey"]["all"]["right step"],
         "right_step_3plus": report["journey"]["3+ sentences"]["right step"],
         "clarifying": report["journey"]["all"]["clarifying question"],
+        "crisis_alarms": report["journey"]["all"]["crisis reply"],
         "small_talk": report["small talk"]["accuracy"],
         "everyday_routed": report["out of scope"]["routed into the assistant"],
         "rehearsal_micro_f1": report["rehearsal lines"]["micro F1"],
@@ -373,7 +388,7 @@ def figures_for_floors(report: dict) -> dict[str, float | None]:
     }
 
 
-AT_MOST = {"clarifying", "everyday_routed", "replies_clarifying", "rehearsal_requests_wrong_start"}
+AT_MOST = {"clarifying", "crisis_alarms", "everyday_routed", "replies_clarifying", "rehearsal_requests_wrong_start"}
 
 
 def shortfalls(name: str, report: dict, floors: dict[str, float]) -> list[str]:

@@ -42,14 +42,29 @@ def test_right_step_clarifying_and_long_messages_are_counted_apart():
     figures = journey_figures(items, ["doctor_refuses", "nlu_fallback", "ask_records", "out_of_scope"], STEP_OF)
     assert figures["all"] == {
         "messages": 4, "right step": 0.5, "right intent": 0.5, "clarifying question": 0.25, "out of scope": 0.25,
+        "crisis reply": 0.0,
     }  # fmt: skip
     assert figures["3+ sentences"]["messages"] == 2 and figures["3+ sentences"]["right step"] == 0.5
+    assert figures["confusion"] == {
+        "move_on": {"move_on": 1, "clarifying": 1},
+        "outside_network": {"outside_network": 1, "out of scope": 1},
+    }
+
+
+def test_a_crisis_reply_to_a_journey_message_is_a_false_alarm_with_a_ceiling():
+    items = [{"text": t, "step": "move_on", "intent": "doctor_refuses"} for t in "abcd"]
+    figures = journey_figures(items, ["emergency", "doctor_refuses", "report_progress", "doctor_refuses"], STEP_OF)
+    assert figures["all"]["crisis reply"] == 0.25
+    assert figures["confusion"] == {"move_on": {"move_on": 2, "crisis reply": 1, "other (report_progress)": 1}}
+    report = {**_report(0.5, 0.0), "journey": {**_report(0.5, 0.0)["journey"], "all": figures["all"]}}
+    assert shortfalls("set", report, {"crisis_alarms": 0.2}) == ["set: crisis_alarms 0.25 (at most 0.2)"]
+    assert shortfalls("set", report, {"crisis_alarms": 0.25}) == []
 
 
 def _report(right_step: float, clarifying: float, replies: float | None = 0.8) -> dict:
     return {
         "journey": {
-            "all": {"right step": right_step, "clarifying question": clarifying},
+            "all": {"right step": right_step, "clarifying question": clarifying, "crisis reply": 0.0},
             "3+ sentences": {"right step": 0.5},
         },
         "small talk": {"accuracy": 0.9},
