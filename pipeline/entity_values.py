@@ -1,9 +1,9 @@
 """Canonical values for the entities the project's EntityRuler finds.
 
-Rasa's SpacyEntityExtractor reports what the user typed ("heart doctor"); the EntityRuler pattern that
-matched carries the canonical name as its id ("cardiology"), built from content/entities/*.yml. This
-component, placed after the extractor, copies that id into the entity's value and keeps the typed
-words in `text`, so actions and slots see one spelling per specialty or condition.
+The spaCy entity extractor (pipeline/spacy_entities.py) reports what the user typed ("heart doctor");
+the EntityRuler pattern that matched carries the canonical name as its id ("cardiology"), built from
+content/entities/*.yml. This component, placed after the extractor, copies that id into the entity's
+value and keeps the typed words in `text`, so actions and slots see one spelling per specialty or condition.
 
 It does the same for the step a progress report names: CRFEntityExtractor finds the words ("asked my
 gp") and predicts the step as the entity's role (a role generalises to wordings never seen in training,
