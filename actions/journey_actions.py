@@ -9,9 +9,9 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.conversation import ADVICE_ACTIONS, ReplyingAction, bot_texts, last_advice
+from actions.fallback_actions import intent_labels
 from actions.preparation_actions import note_confirmed_fact
 from actions.store_access import with_store
-from secondlook.content import content
 from secondlook.facts import CONFIRM_FACT, pending_fact
 from secondlook.journey import Advice, Journey, Step, load_journey
 from secondlook.replies import (
@@ -67,7 +67,7 @@ def other_topic(journey: Journey, ranking: list[dict], step: Step) -> str | None
             continue
         confidence = item.get("confidence") or 0.0
         wanted = confidence >= max(MIN_OTHER_TOPIC, OTHER_TOPIC_RATIO * top)
-        return item["name"] if wanted and item["name"] in content("intent_labels.yml") else None
+        return item["name"] if wanted and item["name"] in intent_labels() else None
     return None
 
 
@@ -91,8 +91,7 @@ def _send_step(
         dispatcher.utter_message(text=text)
     buttons = step_buttons(step, more=len(tips) > 1)
     if second_topic is not None:
-        label = content("intent_labels.yml")[second_topic]
-        buttons.append(button(say("buttons.other_topic", topic=label), second_topic))
+        buttons.append(button(say("buttons.other_topic", topic=intent_labels()[second_topic]), second_topic))
     dispatcher.utter_message(text=texts[-1], buttons=buttons)
     dispatcher.utter_message(json_message=progress_payload(journey, completed, step.id))
 
