@@ -12,6 +12,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from secondlook.repeats import drop_repeats, request_of, said_for
 
 ADVICE_ACTIONS = ("action_give_step_advice", "action_next_step")
+# The actions that give the current step's advice: a reply right after one of them is about that step.
+STEP_ADVICE_ACTIONS = (*ADVICE_ACTIONS, "action_more_advice")
 
 
 def this_session(tracker: Tracker) -> list[dict]:
@@ -24,6 +26,23 @@ def this_session(tracker: Tracker) -> list[dict]:
 def bot_texts(tracker: Tracker) -> list[str]:
     """Every text the bot has sent in this conversation, oldest first."""
     return [event["text"] for event in this_session(tracker) if event.get("event") == "bot" and event.get("text")]
+
+
+def last_bot_action(tracker: Tracker) -> str | None:
+    """The action the bot ran last before the user's latest message (listening and slot filling aside).
+    A user message read again in context (actions/fallback_actions.py) is reverted with the action that
+    reread it, as Rasa reverts them (a `rewind` event): what lies between is skipped."""
+    skipped = {"action_listen", "action_extract_slots", "action_session_start"}
+    reverting = False
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "rewind":
+            reverting = True
+        elif reverting:
+            reverting = kind != "user"
+        elif kind == "action" and event.get("name") not in skipped:
+            return event.get("name")
+    return None
 
 
 def _intent(event: dict) -> str | None:

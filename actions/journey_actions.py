@@ -8,7 +8,13 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.conversation import ADVICE_ACTIONS, ReplyingAction, bot_texts, last_advice
+from actions.conversation import (
+    STEP_ADVICE_ACTIONS,
+    ReplyingAction,
+    bot_texts,
+    last_advice,
+    last_bot_action,
+)
 from actions.fallback_actions import intent_labels
 from actions.preparation_actions import note_confirmed_fact
 from actions.store_access import with_store
@@ -190,8 +196,6 @@ def _reported_step(journey: Journey, tracker: Tracker) -> str | None:
 # A yes/no question the bot asked, remembered so that "yes" or "no" answers it (action_answer_yes_no):
 # which step is done, or whether a situation is the user's (CONFIRM_FACT, action_confirm_situation).
 CONFIRM_STEP = "confirm_step:"
-# The actions that give the current step's advice: a report right after one of them is about that step.
-STEP_ADVICE_ACTIONS = (*ADVICE_ACTIONS, "action_more_advice")
 ASKED_BY = {CONFIRM_STEP: "action_report_progress", CONFIRM_FACT: "action_confirm_situation"}
 
 
@@ -262,25 +266,12 @@ class ActionReportProgress(ReplyingAction):
         return [SlotSet("completed_steps", completed), SlotSet("awaiting_answer", None)]
 
 
-def _last_bot_action(tracker: Tracker) -> str | None:
-    """The action the bot ran last before the user's latest message (listening and slot filling aside)."""
-    skipped = {"action_listen", "action_extract_slots", "action_session_start"}
-    return next(
-        (
-            event.get("name")
-            for event in reversed(tracker.events)
-            if event.get("event") == "action" and event.get("name") not in skipped
-        ),
-        None,
-    )
-
-
 def _step_just_advised(journey: Journey, tracker: Tracker, completed: Callable[[], list[str]]) -> str | None:
     """A report that names no step, sent right after a step's advice, is about that step ("did that
     yesterday, she was fine with it"): the `current_step` slot, when the bot's last action gave its
     advice and the step is not done yet. `completed` is asked only then (it may read the store)."""
     current = tracker.get_slot("current_step")
-    if not journey.has_step(current) or _last_bot_action(tracker) not in STEP_ADVICE_ACTIONS:
+    if not journey.has_step(current) or last_bot_action(tracker) not in STEP_ADVICE_ACTIONS:
         return None
     return current if current not in completed() else None
 
@@ -290,7 +281,7 @@ def _question_just_asked(tracker: Tracker) -> str | None:
     answers nothing."""
     question = tracker.get_slot("awaiting_answer")
     asked_by = next((action for prefix, action in ASKED_BY.items() if question and question.startswith(prefix)), None)
-    return question if asked_by and _last_bot_action(tracker) == asked_by else None
+    return question if asked_by and last_bot_action(tracker) == asked_by else None
 
 
 class ActionAnswerYesNo(ReplyingAction):

@@ -88,8 +88,9 @@ CLARIFY = "action_clarify_intent"
 
 @dataclass(frozen=True)
 class Outcome:
-    """What the bot did with a reply: the intent it read, the actions it ran (action_listen left out),
-    the steps that became done in that turn, current_step and awaiting_answer afterwards."""
+    """What the bot did with a reply: the intent it acted on (read in context, where it was), the actions
+    it ran (action_listen left out), the steps that became done in that turn, current_step and
+    awaiting_answer afterwards."""
 
     intent: str | None
     actions: tuple[str, ...]
@@ -183,11 +184,13 @@ async def reply_outcome(agent, sender: str, step: str, text: str) -> Outcome:
     before = await agent.processor.get_tracker(sender)
     if before.get_slot("current_step") != step:  # the set-up must stand where the item's bot turn stands
         raise RuntimeError(f"{sender}: the prelude left current_step {before.get_slot('current_step')}, not {step}")
-    seen, done_before = len(before.events), set(before.get_slot("completed_steps") or [])
+    seen, done_before = len(before.applied_events()), set(before.get_slot("completed_steps") or [])
     await agent.handle_message(UserMessage(text, CollectingOutputChannel(), sender))
     after = await agent.processor.get_tracker(sender)
-    new = list(after.events)[seen:]
-    intent = next((event.intent_name for event in new if isinstance(event, UserUttered)), None)
+    # Applied events: a message read again in context is reverted and uttered again with the intent the
+    # bot then acted on (actions/fallback_actions.py); what was reverted is not what the bot did.
+    new = after.applied_events()[seen:]
+    intent = next((event.intent_name for event in reversed(new) if isinstance(event, UserUttered)), None)
     actions = tuple(e.action_name for e in new if isinstance(e, ActionExecuted) and e.action_name != "action_listen")
     credited = tuple(s for s in after.get_slot("completed_steps") or [] if s not in done_before)
     return Outcome(intent, actions, credited, after.get_slot("current_step"), after.get_slot("awaiting_answer"))
@@ -403,6 +406,22 @@ def shortfalls(name: str, report: dict, floors: dict[str, float]) -> list[str]:
     return failed
 
 
+def _withholding_text(make_record):
+    """Log records that say where an error happened but not what it was about: an action's failure is
+    logged with a traceback that quotes the message (a sealed set's text, 2026-12-02)."""
+
+    def record(*args, **kwargs) -> logging.LogRecord:
+        made = make_record(*args, **kwargs)
+        if made.exc_info:
+            made.msg = (
+                f"{made.levelname} in {made.name}: {made.exc_info[0].__name__} (details withheld: they quote texts)"
+            )
+            made.args, made.exc_info, made.exc_text = (), None, None
+        return made
+
+    return record
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True)
@@ -415,6 +434,7 @@ def main() -> int:
     scratch = tempfile.TemporaryDirectory(prefix="peoples-words-")
     os.environ["DATABASE_URL"] = f"sqlite:///{Path(scratch.name) / 'progress.db'}"
     logging.disable(logging.WARNING)
+    logging.setLogRecordFactory(_withholding_text(logging.getLogRecordFactory()))
     from rasa.utils.log_utils import configure_structlog
 
     # Rasa's structured log prints every parsed message at debug level: a sealed set's texts on the screen.

@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 import yaml
-from rasa.shared.core.events import ActionExecuted, Event, SlotSet, UserUttered
+from rasa.shared.core.events import ActionExecuted, Event, SlotSet, UserUtteranceReverted, UserUttered
 from rasa.shared.core.slots import AnySlot
 from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -189,6 +189,27 @@ def test_replies_are_played_after_their_steps_advice_and_what_the_bot_did_is_cou
     # A report read but only asked about ("you've done step 1, is that it?") is not yet right.
     reports = figures["per expected"]["reports_current_step_done"]
     assert reports["right"] == reports["credited a step"] == reports["asked to confirm the step"] == 1
+
+
+def test_a_reply_read_again_in_context_counts_as_the_intent_the_bot_acted_on():
+    # The clarifying action reverted the unsure message and uttered it again as a report, which the rules
+    # then answered: the reverted turn is not what the bot did.
+    reread = [
+        *_turn("did it monday", "nlu_fallback", "action_clarify_intent")[:-1],
+        UserUtteranceReverted(),
+        ActionExecuted("action_listen"),
+        *_turn("did it monday", "report_progress", "action_report_progress", completed_steps=["ask_doctor"]),
+    ]
+    bot = FakeBot(
+        {
+            "/ask_how_to_raise": _turn("/ask_how_to_raise", "ask_how_to_raise", "action_give_step_advice",
+                                       current_step="ask_doctor"),
+            "did it monday": reread,
+        }
+    )  # fmt: skip
+    [outcome] = asyncio.run(replies_outcomes(bot, [{**_reply("reports_current_step_done"), "text": "did it monday"}]))
+    assert outcome == Outcome("report_progress", ("action_report_progress",), ("ask_doctor",), "ask_doctor")
+    assert not outcome.clarified
 
 
 def test_a_request_to_practise_is_right_when_it_starts_what_it_asked_for_or_offers_the_choice():
