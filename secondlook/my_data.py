@@ -56,11 +56,8 @@ def texts() -> dict[str, Any]:
 def unsaved_user_messages(events: Iterable[dict], last_stored: float | None) -> int:
     """The user's messages of the turn in progress: in the tracker, not yet in the store (Rasa saves
     the conversation after the turn). Stored events are never newer than `last_stored`."""
-    return sum(
-        1
-        for event in events
-        if event.get("event") == "user" and (last_stored is None or (event.get("timestamp") or 0) > last_stored)
-    )
+    unsaved = [event for event in events if last_stored is None or (event.get("timestamp") or 0) > last_stored]
+    return sum(1 for event in messages_as_said(unsaved) if event.get("event") == "user")
 
 
 def keeps_nothing(progress: dict, stored_user_messages: int | None) -> bool:
@@ -146,6 +143,19 @@ def nothing_kept(days: int) -> str:
 # --- the full copy -----------------------------------------------------------------------------------
 
 
+def messages_as_said(events: Iterable[dict]) -> list[dict]:
+    """The user's and the bot's messages, each once: a message read again in context is stored twice,
+    reverted (a `rewind` event, actions/fallback_actions.py) and uttered again, as Rasa keeps it."""
+    said: list[dict] = []
+    for event in events:
+        if event.get("event") == "rewind":
+            while said and said.pop().get("event") != "user":
+                pass
+        elif event.get("event") in ("user", "bot") and event.get("text"):
+            said.append(event)
+    return said
+
+
 def export_document(progress: dict, events: list[dict], days: int, now: float | None = None) -> dict:
     """Everything kept about one user: the progress rows, and the conversation both as readable
     messages and as the stored events themselves."""
@@ -155,8 +165,7 @@ def export_document(progress: dict, events: list[dict], days: int, now: float | 
             "from": "you" if event.get("event") == "user" else "assistant",
             "text": event.get("text"),
         }
-        for event in events
-        if event.get("event") in ("user", "bot") and event.get("text")
+        for event in messages_as_said(events)
     ]
     return {
         "about": "Everything SecondLook keeps about you: your progress and our conversation.",

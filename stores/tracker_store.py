@@ -335,10 +335,11 @@ class ErasableSQLTrackerStore(SQLTrackerStore):
         return removed
 
     def message_counts(self, sender_id: str) -> MessageCounts:
-        """How many of the user's and the bot's messages are stored for `sender_id`, over every session."""
+        """How many of the user's and the bot's messages are stored for `sender_id`, over every session. A
+        message read again in context is stored twice, with a `rewind` between: it counts once."""
         events = self.SQLEvent
         query = sa.select(
-            sa.func.sum(sa.case((events.type_name == "user", 1), else_=0)),
+            sa.func.sum(sa.case((events.type_name == "user", 1), (events.type_name == "rewind", -1), else_=0)),
             sa.func.sum(sa.case((events.type_name == "bot", 1), else_=0)),
             sa.func.min(events.timestamp),
             sa.func.max(events.timestamp),

@@ -8,7 +8,7 @@ import re
 import time
 
 import pytest
-from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
+from rasa.shared.core.events import ActionExecuted, BotUttered, UserUtteranceReverted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from actions.privacy_actions import ActionShowMyData, _tracker_store
@@ -149,6 +149,31 @@ async def test_the_download_holds_only_that_senders_data(store, conversations):
     assert [row["step"] for row in document["progress"]["completed_steps"]] == ["ask_doctor"]
     assert "someone else" not in reply.body.decode() and "move_on" not in reply.body.decode()
     assert document["retention_days"] == 45
+
+
+async def test_a_message_read_again_in_context_is_counted_and_copied_once(store, conversations):
+    # An unsure reply after advice is reverted and uttered again with the intent it was read as
+    # (actions/fallback_actions.py): Rasa stores it twice, the person wrote it once.
+    text = "got a name from a friend and asked for my records"
+    events = [
+        ActionExecuted("action_listen", timestamp=NOW),
+        UserUttered(text, {"name": "nlu_fallback", "confidence": 0.3}, timestamp=NOW + 1),
+        ActionExecuted("action_clarify_intent", timestamp=NOW + 2),
+        UserUtteranceReverted(timestamp=NOW + 2),
+        ActionExecuted("action_listen", timestamp=NOW + 2),
+        UserUttered(text, {"name": "report_progress", "confidence": 0.22}, timestamp=NOW + 2),
+        BotUttered("Ticked: step 3", timestamp=NOW + 3),
+    ]
+    await conversations.save(DialogueStateTracker.from_events("user-1", events, conversations.domain.slots))
+    assert [event["event"] for event in conversations.stored_events("user-1")].count("user") == 2
+
+    assert conversations.message_counts("user-1").user == 1
+    document = json.loads(export_file(conversations, "user-1", now=NOW + 60))
+    said = [(message["from"], message["text"]) for message in document["conversation"]["messages"]]
+    assert said == [("you", text), ("assistant", "Ticked: step 3")]
+    # The turn in progress, not stored yet, counts it once too.
+    unsaved = [event.as_dict() for event in events]
+    assert my_data.unsaved_user_messages(unsaved, last_stored=None) == 1
 
 
 async def test_a_bad_or_expired_link_gets_nothing(store, conversations):
