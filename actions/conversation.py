@@ -30,19 +30,17 @@ def bot_texts(tracker: Tracker) -> list[str]:
 
 def last_bot_action(tracker: Tracker) -> str | None:
     """The action the bot ran last before the user's latest message (listening and slot filling aside).
-    A user message read again in context (actions/fallback_actions.py) is reverted with the action that
-    reread it, as Rasa reverts them (a `rewind` event): what lies between is skipped."""
+    Applied events only: a user message read again in context (actions/fallback_actions.py) is reverted
+    with the action that reread it, as Rasa reverts them."""
     skipped = {"action_listen", "action_extract_slots", "action_session_start"}
-    reverting = False
-    for event in reversed(tracker.events):
-        kind = event.get("event")
-        if kind == "rewind":
-            reverting = True
-        elif reverting:
-            reverting = kind != "user"
-        elif kind == "action" and event.get("name") not in skipped:
-            return event.get("name")
-    return None
+    return next(
+        (
+            event.get("name")
+            for event in reversed(tracker.applied_events())
+            if event.get("event") == "action" and event.get("name") not in skipped
+        ),
+        None,
+    )
 
 
 def _intent(event: dict) -> str | None:
